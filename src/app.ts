@@ -1,0 +1,122 @@
+// Composition root: the only place that decides which implementation backs each interface.
+// Everything else receives its collaborators.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from './config/config.ts';
+import type { Logger } from './core/logger.ts';
+import { systemClock, type Clock } from './core/clock.ts';
+import { AccountService } from './core/accounts/account-service.ts';
+import { PackageService } from './core/packages/package-service.ts';
+import { PublishPipeline } from './core/publish/pipeline.ts';
+import { Authorizer } from './security/authz/authorize.ts';
+import { ANONYMOUS } from './security/authz/principal.ts';
+import type { MetadataStore } from './storage/metadata/store.ts';
+import type { BlobStore } from './storage/blobs/store.ts';
+import type { SqlDatabase } from './storage/metadata/sql/driver.ts';
+import { migrate } from './storage/metadata/sql/migrations.ts';
+import { SqlMetadataStore } from './storage/metadata/sql/sql-store.ts';
+import { SqliteDatabase } from './storage/metadata/sqlite/sqlite-database.ts';
+import { PostgresDatabase } from './storage/metadata/postgres/postgres-database.ts';
+import { FsBlobStore } from './storage/blobs/fs/fs-blob-store.ts';
+import { HttpServer } from './http/server.ts';
+import type { Handler } from './http/context.ts';
+import { readCredential } from './http/credentials.ts';
+import { opsHandler } from './http/ops.ts';
+import { RepresentationCache } from './http/representation-cache.ts';
+import { Metrics } from './observability/metrics.ts';
+import { createJsonLogger } from './observability/json-logger.ts';
+import { NpmEcosystem } from './ecosystems/npm/npm-ecosystem.ts';
+import { npmHandler } from './ecosystems/npm/adapter.ts';
+import { webLoginHandler } from './web/login-page.ts';
+import { VERSION } from './version.ts';
+
+/** Memory for served documents and small tarballs, per process. */
+const DOCUMENT_CACHE_BYTES = 96 * 1024 * 1024;
+const BLOB_CACHE_BYTES = 64 * 1024 * 1024;
+/** Non-publish JSON bodies (logins, tags, owner changes) are small. */
+const MAX_JSON_BYTES = 256 * 1024;
+
+export interface Storage {
+  db: SqlDatabase;
+  store: MetadataStore;
+  blobs: BlobStore;
+}
+
+export async function openStorage(config: Config): Promise<Storage> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const url = config.databaseUrl;
+  let db: SqlDatabase;
+  if (url && /^postgres(ql)?:\/\//.test(url)) db = new PostgresDatabase(url);
+  else if (url) throw new Error(`ATTESTRY_DATABASE_URL must be a postgres:// URL (or unset for SQLite); got a "${url.split(':')[0]}:" URL`);
+  else db = new SqliteDatabase(path.join(config.dataDir, 'attestry.db'));
+  await migrate(db);
+  return { db, store: new SqlMetadataStore(db), blobs: new FsBlobStore(path.join(config.dataDir, 'blobs'), { fsync: config.fsyncBlobs }) };
+}
+
+export function accountService(config: Config, store: MetadataStore, log: Logger, clock: Clock = systemClock): AccountService {
+  return new AccountService(store, { registrationOpen: config.registrationOpen, sessionTokenDays: config.sessionTokenDays }, clock, log);
+}
+
+export interface RunningRegistry {
+  url: string;
+  port: number;
+  storage: Storage;
+  close(): Promise<void>;
+}
+
+export async function startRegistry(config: Config, options: { log?: Logger; clock?: Clock } = {}): Promise<RunningRegistry> {
+  const log = options.log ?? createJsonLogger(config.logLevel);
+  const clock = options.clock ?? systemClock;
+  const storage = await openStorage(config);
+  const { store, blobs } = storage;
+  const metrics = new Metrics();
+  const authorizer = new Authorizer(log);
+  const accounts = accountService(config, store, log, clock);
+
+  const handlers: Handler[] = [];
+  const server = new HttpServer({
+    log,
+    metrics,
+    handlers,
+    async resolvePrincipal(ctx) {
+      const cred = readCredential(ctx.req);
+      if (cred.kind === 'bearer') return accounts.resolveToken(cred.token, ctx.ip);
+      if (cred.kind === 'basic') return accounts.resolvePassword(cred.username, cred.password);
+      return ANONYMOUS;
+    },
+  });
+  const address = await server.listen(config.port, config.host);
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const publicUrl = config.publicUrl ?? `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+
+  const eco = new NpmEcosystem({
+    publicUrl,
+    archiveLimits: { maxCompressedBytes: config.limits.maxTarballBytes, maxUncompressedBytes: config.limits.maxUnpackedBytes, maxEntries: config.limits.maxTarballEntries },
+    maxManifestBytes: config.limits.maxManifestBytes,
+  });
+  const packages = new PackageService({ store, authorizer, unpublishPolicy: config.unpublish, clock, log });
+  const publisher = new PublishPipeline({ store, blobs, authorizer, clock, log });
+  handlers.push(
+    opsHandler(metrics, async () => void (await store.countUsers()), VERSION),
+    webLoginHandler(accounts),
+    npmHandler({
+      eco, accounts, packages, publisher, blobs, log, publicUrl,
+      documents: new RepresentationCache(DOCUMENT_CACHE_BYTES),
+      blobCache: new RepresentationCache(BLOB_CACHE_BYTES),
+      maxBodyBytes: config.limits.maxBodyBytes,
+      maxJsonBytes: MAX_JSON_BYTES,
+    }),
+  );
+  log.info('registry listening', { url: publicUrl, bound: `${host}:${address.port}`, database: store.engine, dataDir: config.dataDir, version: VERSION });
+
+  return {
+    url: publicUrl,
+    port: address.port,
+    storage,
+    async close() {
+      await server.close();
+      await store.close();
+      log.info('registry stopped');
+    },
+  };
+}

@@ -1,0 +1,84 @@
+// The `attestry` command line: `serve` and administrative commands.
+import { parseArgs } from 'node:util';
+import { loadConfig, ConfigError } from '../config/config.ts';
+import { accountService, openStorage, startRegistry } from '../app.ts';
+import { createJsonLogger } from '../observability/json-logger.ts';
+import { isAttestryError } from '../core/errors.ts';
+import { VERSION } from '../version.ts';
+
+const USAGE = `attestry ${VERSION}
+
+Usage:
+  attestry serve                      start the registry (configuration: README.md)
+  attestry user create <name> --email <address> [--admin] --password-stdin
+                                      create an account without the web or npm flow
+                                      (works even when registration is closed)
+  attestry version                    print the version
+`;
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+async function serve(): Promise<void> {
+  const config = loadConfig();
+  const registry = await startRegistry(config);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`attestry: ${signal} received, finishing in-flight requests\n`);
+    registry.close().then(() => process.exit(0), (e: unknown) => {
+      process.stderr.write(`attestry: shutdown failed: ${String(e)}\n`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function userCreate(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { email: { type: 'string' }, admin: { type: 'boolean', default: false }, 'password-stdin': { type: 'boolean', default: false } },
+  });
+  const name = positionals[0];
+  if (!name || !values.email || !values['password-stdin']) throw new UsageError('user create needs <name>, --email and --password-stdin');
+  const config = loadConfig();
+  const { store } = await openStorage(config);
+  try {
+    const accounts = accountService(config, store, createJsonLogger('warn', (l) => process.stderr.write(l)));
+    const user = await accounts.register({ name, email: values.email, password: await readStdin() }, { admin: values.admin, bypassClosedRegistration: true });
+    process.stdout.write(`created ${user.isAdmin ? 'admin ' : ''}user ${user.name}\n`);
+  } finally {
+    await store.close();
+  }
+}
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, sub, ...rest] = argv;
+  if (command === 'serve') return serve();
+  if (command === 'user' && sub === 'create') return userCreate(rest);
+  if (command === 'version' || command === '--version') {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  throw new UsageError(`unknown command: ${argv.join(' ')}`);
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof UsageError) process.stderr.write(`attestry: ${e.message}\n\n${USAGE}`);
+  else if (e instanceof ConfigError) process.stderr.write(`attestry: configuration error: ${e.message}\n`);
+  else if (isAttestryError(e)) process.stderr.write(`attestry: ${e.message} (${e.code})\n`);
+  else process.stderr.write(`attestry: ${(e as Error)?.stack ?? String(e)}\n`);
+  process.exit(e instanceof UsageError || e instanceof ConfigError ? 2 : 1);
+});

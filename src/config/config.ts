@@ -1,0 +1,179 @@
+// Configuration: a JSON file (path in ATTESTRY_CONFIG) overlaid by environment variables read by
+// name. Unknown keys in the file are a start-up error, so a typo never silently falls back to a
+// default; unrelated ATTESTRY_* variables are not read at all.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+export interface UnpublishPolicyConfig {
+  /** Hours after publishing during which an owner may always unpublish a version. */
+  windowHours: number;
+  /** After the window: allowed only if no package in this registry depends on it and it has a single owner. */
+  allowAfterWindowWithoutDependents: boolean;
+}
+
+export interface LimitsConfig {
+  /** Largest request body accepted (publish bodies carry base64 tarballs). */
+  maxBodyBytes: number;
+  maxTarballBytes: number;
+  maxUnpackedBytes: number;
+  maxTarballEntries: number;
+  /** Largest `package.json` inside a tarball that is read. */
+  maxManifestBytes: number;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Origin (and optional path prefix) clients reach us at; absent: derived from host and the bound port. */
+  publicUrl: string | undefined;
+  /** Absent: SQLite in dataDir. `postgres://…`: PostgreSQL. */
+  databaseUrl: string | undefined;
+  /** When set, outgoing mail is written here as .eml files (account-security work). */
+  mailOutbox: string | undefined;
+  registrationOpen: boolean;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  unpublish: UnpublishPolicyConfig;
+  limits: LimitsConfig;
+  /** Lifetime of a token minted by `npm login`, in days. */
+  sessionTokenDays: number;
+  /** Write blobs with fsync before the metadata commit (durability across power loss). */
+  fsyncBlobs: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Kind = 'string' | 'int' | 'bool' | 'url' | 'optional-string' | 'level';
+
+interface Field {
+  key: keyof Config;
+  env: string | undefined;
+  kind: Kind;
+}
+
+const FIELDS: Field[] = [
+  { key: 'host', env: 'ATTESTRY_HOST', kind: 'string' },
+  { key: 'port', env: 'ATTESTRY_PORT', kind: 'int' },
+  { key: 'dataDir', env: 'ATTESTRY_DATA_DIR', kind: 'string' },
+  { key: 'publicUrl', env: 'ATTESTRY_PUBLIC_URL', kind: 'url' },
+  { key: 'databaseUrl', env: 'ATTESTRY_DATABASE_URL', kind: 'optional-string' },
+  { key: 'mailOutbox', env: 'ATTESTRY_MAIL_OUTBOX', kind: 'optional-string' },
+  { key: 'registrationOpen', env: 'ATTESTRY_REGISTRATION_OPEN', kind: 'bool' },
+  { key: 'logLevel', env: 'ATTESTRY_LOG_LEVEL', kind: 'level' },
+  { key: 'sessionTokenDays', env: 'ATTESTRY_SESSION_TOKEN_DAYS', kind: 'int' },
+  { key: 'fsyncBlobs', env: 'ATTESTRY_FSYNC_BLOBS', kind: 'bool' },
+  { key: 'unpublish', env: undefined, kind: 'string' },
+  { key: 'limits', env: undefined, kind: 'string' },
+];
+
+export const DEFAULT_LIMITS: LimitsConfig = {
+  maxBodyBytes: 120 * 1024 * 1024,
+  maxTarballBytes: 64 * 1024 * 1024,
+  maxUnpackedBytes: 256 * 1024 * 1024,
+  maxTarballEntries: 20_000,
+  maxManifestBytes: 1024 * 1024,
+};
+
+export const DEFAULT_UNPUBLISH: UnpublishPolicyConfig = { windowHours: 72, allowAfterWindowWithoutDependents: true };
+
+function defaults(): Config {
+  return {
+    host: '127.0.0.1',
+    port: 4873,
+    dataDir: path.resolve('data'),
+    publicUrl: undefined,
+    databaseUrl: undefined,
+    mailOutbox: undefined,
+    registrationOpen: true,
+    logLevel: 'info',
+    unpublish: { ...DEFAULT_UNPUBLISH },
+    limits: { ...DEFAULT_LIMITS },
+    sessionTokenDays: 30,
+    fsyncBlobs: true,
+  };
+}
+
+function parseScalar(kind: Kind, raw: unknown, where: string): unknown {
+  const fail = (what: string): never => {
+    throw new ConfigError(`${where}: expected ${what}, got ${JSON.stringify(raw)}`);
+  };
+  switch (kind) {
+    case 'string':
+      return typeof raw === 'string' && raw.length > 0 ? raw : fail('a non-empty string');
+    case 'optional-string':
+      if (raw === undefined || raw === null || raw === '') return undefined;
+      return typeof raw === 'string' ? raw : fail('a string');
+    case 'int': {
+      const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
+      return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : fail('a non-negative integer');
+    }
+    case 'bool':
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      return fail('true or false');
+    case 'level':
+      return raw === 'debug' || raw === 'info' || raw === 'warn' || raw === 'error' ? raw : fail('debug|info|warn|error');
+    case 'url': {
+      if (typeof raw !== 'string') return fail('an http(s) URL');
+      let u: URL;
+      try {
+        u = new URL(raw);
+      } catch {
+        return fail('an http(s) URL');
+      }
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') fail('an http(s) URL');
+      if (u.search || u.hash) fail('a URL without query or fragment');
+      return u.toString().replace(/\/+$/, '');
+    }
+  }
+}
+
+function parseObject<T extends object>(base: T, raw: unknown, where: string): T {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(`${where}: expected an object`);
+  }
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(raw)) {
+    if (!(k in base)) throw new ConfigError(`${where}: unknown key "${k}" (known: ${Object.keys(base).join(', ')})`);
+    const current = (base as Record<string, unknown>)[k];
+    const kind: Kind = typeof current === 'boolean' ? 'bool' : 'int';
+    out[k] = parseScalar(kind, v, `${where}.${k}`);
+  }
+  return out as T;
+}
+
+/** Builds the effective configuration from an optional file and the environment. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const cfg = defaults();
+  const file = env.ATTESTRY_CONFIG;
+  if (file) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${file}: expected a JSON object`);
+    for (const [k, v] of Object.entries(raw)) {
+      const field = FIELDS.find((f) => f.key === k);
+      if (!field) throw new ConfigError(`${file}: unknown key "${k}" (known: ${FIELDS.map((f) => f.key).join(', ')})`);
+      if (k === 'unpublish') cfg.unpublish = parseObject(cfg.unpublish, v, `${file}: unpublish`);
+      else if (k === 'limits') cfg.limits = parseObject(cfg.limits, v, `${file}: limits`);
+      else (cfg as unknown as Record<string, unknown>)[k] = parseScalar(field.kind, v, `${file}: ${k}`);
+    }
+  }
+  for (const field of FIELDS) {
+    if (!field.env) continue;
+    const value = env[field.env];
+    if (value === undefined) continue;
+    (cfg as unknown as Record<string, unknown>)[field.key] = parseScalar(field.kind, value, field.env);
+  }
+  cfg.dataDir = path.resolve(cfg.dataDir);
+  return cfg;
+}

@@ -1,0 +1,45 @@
+// What the core needs from an ecosystem adapter. The core owns the rules that are the same
+// everywhere (who may do what, immutability, atomicity, unpublish policy); the adapter owns
+// names, versions ordering, artifact formats and the documents clients read.
+import type { ArtifactRecord, PackageRecord, ReleaseRecord, UserRecord } from '../../storage/metadata/store.ts';
+
+export interface ReleaseView {
+  name: string;
+  version: string;
+  metadata: Record<string, unknown>;
+  deprecated: string | null;
+  createdAt: number;
+  artifacts: readonly ArtifactRecord[];
+  publisher: Pick<UserRecord, 'name' | 'email'> | null;
+}
+
+export interface PackageView {
+  pkg: PackageRecord;
+  /** Every release ever created, including unpublished ones, oldest first. */
+  releases: readonly ReleaseRecord[];
+  tags: ReadonlyMap<string, string>;
+  owners: readonly Pick<UserRecord, 'name' | 'email'>[];
+}
+
+export interface RenderedDocument {
+  form: string;
+  body: string;
+}
+
+/** Facts an adapter learns by inspecting an artifact, merged into the stored metadata. */
+export type ArtifactFacts = Record<string, unknown>;
+
+export interface Ecosystem {
+  readonly id: string;
+  /** The namespace a name belongs to (npm `@scope` → `scope`), or null. */
+  scopeOf(name: string): string | null;
+  compareVersions(a: string, b: string): number;
+  /** Validates an artifact's content against the release it claims to be; throws typed errors. */
+  inspectArtifact(input: { name: string; version: string; filename: string; data: Buffer }): Promise<ArtifactFacts>;
+  /** Serving fragments for one release, stored with it so documents are assembled without re-serialising. */
+  renderRelease(release: ReleaseView): { full: string; abbrev: string };
+  /** The documents served for a package (all forms); a package with no live releases gets its tombstone form(s). */
+  renderDocuments(view: PackageView): RenderedDocument[];
+  /** Tags after some versions went away (e.g. npm re-points `latest` to the highest remaining). */
+  retag(tags: ReadonlyMap<string, string>, remaining: readonly string[]): Map<string, string>;
+}

@@ -1,0 +1,237 @@
+// Package management other than publishing: reads, unpublish, deprecate, tags, owners, search.
+// Every write locks the package row, authorizes against the locked state, changes rows, rebuilds
+// the served documents and records an event, all in one transaction.
+import type { Clock } from '../clock.ts';
+import { forbidden, invalid, notFound } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { Access, DocumentRecord, MetadataOps, MetadataStore, PackageRecord, ReleaseRecord, SearchHit, ServedArtifact, UserRecord } from '../../storage/metadata/store.ts';
+import type { Authorizer, PackageAction } from '../../security/authz/authorize.ts';
+import type { Principal } from '../../security/authz/principal.ts';
+import { judgeUnpublish, type UnpublishPolicy } from '../policies/unpublish-policy.ts';
+import type { Ecosystem } from './ecosystem.ts';
+import { rebuildDocuments, releaseView } from './projection.ts';
+import { requireAllowed, resourceFor } from './access.ts';
+
+export interface PackageServiceDeps {
+  store: MetadataStore;
+  authorizer: Authorizer;
+  unpublishPolicy: UnpublishPolicy;
+  clock: Clock;
+  log: Logger;
+}
+
+/** A package row plus its owners, as read for one request. */
+export interface PackageSnapshot {
+  pkg: PackageRecord;
+  owners: UserRecord[];
+}
+
+const MAX_DEPENDENTS_SHOWN = 20;
+
+export class PackageService {
+  private readonly d: PackageServiceDeps;
+
+  constructor(deps: PackageServiceDeps) {
+    this.d = deps;
+  }
+
+  // ---------- reads ----------
+
+  /** The current ETag of a served document, the cheapest possible freshness check. */
+  documentEtag(eco: Ecosystem, name: string, form: string): Promise<string | undefined> {
+    return this.d.store.getDocumentEtag(eco.id, name, form);
+  }
+
+  /** A served document with what is needed to authorize reading it. */
+  async document(eco: Ecosystem, name: string, form: string): Promise<{ doc: DocumentRecord; access: Access; ownerIds: number[] } | undefined> {
+    const doc = await this.d.store.getDocument(eco.id, name, form);
+    if (!doc) return undefined;
+    const pkg = await this.d.store.findPackage(eco.id, name);
+    if (!pkg) return undefined;
+    const ownerIds = pkg.access === 'restricted' ? (await this.d.store.listOwners(pkg.id)).map((o) => o.id) : [];
+    return { doc, access: pkg.access, ownerIds };
+  }
+
+  canRead(principal: Principal, eco: Ecosystem, name: string, access: Access, ownerIds: readonly number[]): boolean {
+    if (access === 'public') return true;
+    return this.d.authorizer.check(principal, 'package:read', { ecosystem: eco.id, name, scope: eco.scopeOf(name), state: 'live', access, ownerIds }).allow;
+  }
+
+  /** The artifact to serve; `principal` is only resolved when the package is restricted. */
+  async servedArtifact(principal: () => Promise<Principal>, eco: Ecosystem, name: string, filename: string): Promise<ServedArtifact> {
+    const art = await this.d.store.findServedArtifact(eco.id, name, filename);
+    if (!art) throw notFound('ARTIFACT_NOT_FOUND', `${filename} is not in this registry`);
+    if (art.access === 'restricted') {
+      const owners = (await this.d.store.listOwners(art.packageId)).map((o) => o.id);
+      if (!this.canRead(await principal(), eco, name, art.access, owners)) throw notFound('ARTIFACT_NOT_FOUND', `${filename} is not in this registry`);
+    }
+    return art;
+  }
+
+  async artifactIsServed(eco: Ecosystem, name: string, filename: string): Promise<boolean> {
+    return (await this.d.store.findServedArtifact(eco.id, name, filename)) !== undefined;
+  }
+
+  /** True when the name was ever created (live or unpublished): such names are not "new". */
+  async exists(eco: Ecosystem, name: string): Promise<boolean> {
+    return (await this.d.store.findPackage(eco.id, name)) !== undefined;
+  }
+
+  /** A package the principal may read, or not found (restricted packages are indistinguishable from absent ones). */
+  async snapshot(principal: Principal, eco: Ecosystem, name: string): Promise<PackageSnapshot> {
+    const pkg = await this.d.store.findPackage(eco.id, name);
+    if (!pkg || pkg.deletedAt) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
+    const owners = await this.d.store.listOwners(pkg.id);
+    requireAllowed(this.d.authorizer.check(principal, 'package:read', resourceFor(eco, name, pkg, owners)), name);
+    return { pkg, owners };
+  }
+
+  async tags(principal: Principal, eco: Ecosystem, name: string): Promise<Map<string, string>> {
+    const { pkg } = await this.snapshot(principal, eco, name);
+    return new Map((await this.d.store.listTags(pkg.id)).map((t) => [t.tag, t.version]));
+  }
+
+  search(eco: Ecosystem, text: string, size: number, from: number): Promise<SearchHit[]> {
+    return this.d.store.searchPackages(eco.id, text, size, from);
+  }
+
+  async ownedPackages(user: UserRecord, eco: Ecosystem): Promise<string[]> {
+    return this.d.store.listOwnedPackages(user.id, eco.id);
+  }
+
+  // ---------- writes ----------
+
+  /** Runs a package write: lock, authorize, change, rebuild documents, record the event. */
+  private async write<T>(principal: Principal, eco: Ecosystem, name: string, action: PackageAction,
+    change: (tx: MetadataOps, pkg: PackageRecord, owners: UserRecord[], now: number) => Promise<{ result: T; event?: { type: string; version?: string | null; data: Record<string, unknown> } }>): Promise<T> {
+    return this.d.store.transaction(async (tx) => {
+      const found = await tx.findPackage(eco.id, name);
+      if (found) await tx.lockPackage(found.id);
+      const pkg = found && (await tx.findPackage(eco.id, name));
+      const owners = pkg ? await tx.listOwners(pkg.id) : [];
+      requireAllowed(this.d.authorizer.check(principal, action, resourceFor(eco, name, pkg, owners)), name);
+      if (!pkg) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
+      const now = this.d.clock();
+      const { result, event } = await change(tx, pkg, owners, now);
+      const current = await tx.findPackage(eco.id, name);
+      if (current) {
+        await tx.updatePackage(current.id, { rev: current.rev + 1, modifiedAt: now });
+        await rebuildDocuments(tx, eco, { ...current, rev: current.rev + 1, modifiedAt: now }, now);
+      }
+      if (event) {
+        await tx.insertEvent({ at: now, type: event.type, actorId: principal.kind === 'user' ? principal.userId : null, ecosystem: eco.id, packageName: name, version: event.version ?? null, data: event.data });
+      }
+      return result;
+    });
+  }
+
+  /** Removes one version, within the unpublish policy. Unknown or already-removed versions are not an error. */
+  async unpublishVersion(principal: Principal, eco: Ecosystem, name: string, version: string): Promise<void> {
+    await this.write(principal, eco, name, 'package:unpublish', async (tx, pkg, owners, now) => {
+      const releases = await tx.listReleases(pkg.id);
+      const target = releases.find((r) => r.version === version && r.state === 'published');
+      if (!target) return { result: undefined };
+      await this.enforceUnpublishPolicy(tx, eco, pkg, owners, [target], now);
+      await tx.updateRelease(target.id, { state: 'unpublished', unpublishedAt: now });
+      const remaining = releases.filter((r) => r.state === 'published' && r.id !== target.id).map((r) => r.version);
+      await this.applyRetag(tx, eco, pkg, remaining);
+      if (remaining.length === 0) await tx.updatePackage(pkg.id, { deletedAt: now, latestVersion: null });
+      return { result: undefined, event: { type: 'release.unpublished', version, data: {} } };
+    });
+  }
+
+  /** Removes every version; the name stays reserved for its owners (DEL-3). */
+  async unpublishPackage(principal: Principal, eco: Ecosystem, name: string): Promise<void> {
+    await this.write(principal, eco, name, 'package:unpublish', async (tx, pkg, owners, now) => {
+      const live = (await tx.listReleases(pkg.id)).filter((r) => r.state === 'published');
+      await this.enforceUnpublishPolicy(tx, eco, pkg, owners, live, now);
+      for (const r of live) await tx.updateRelease(r.id, { state: 'unpublished', unpublishedAt: now });
+      for (const t of await tx.listTags(pkg.id)) await tx.deleteTag(pkg.id, t.tag);
+      await tx.updatePackage(pkg.id, { deletedAt: now, latestVersion: null });
+      return { result: undefined, event: { type: 'package.unpublished', data: { versions: live.map((r) => r.version) } } };
+    });
+  }
+
+  private async enforceUnpublishPolicy(tx: MetadataOps, eco: Ecosystem, pkg: PackageRecord, owners: UserRecord[], releases: ReleaseRecord[], now: number): Promise<void> {
+    if (releases.length === 0) return;
+    const dependents = await tx.listDependents(eco.id, pkg.name, MAX_DEPENDENTS_SHOWN);
+    for (const r of releases) {
+      const verdict = judgeUnpublish(this.d.unpublishPolicy, { now, publishedAt: r.createdAt, ownerCount: owners.length, dependents });
+      if (!verdict.allowed) throw forbidden(verdict.code, `Cannot unpublish ${pkg.name}@${r.version}: ${verdict.message}`);
+    }
+  }
+
+  private async applyRetag(tx: MetadataOps, eco: Ecosystem, pkg: PackageRecord, remaining: string[]): Promise<void> {
+    const before = new Map((await tx.listTags(pkg.id)).map((t) => [t.tag, t.version]));
+    const after = eco.retag(before, remaining);
+    for (const tag of before.keys()) if (!after.has(tag)) await tx.deleteTag(pkg.id, tag);
+    for (const [tag, v] of after) if (before.get(tag) !== v) await tx.setTag(pkg.id, tag, v);
+    await tx.updatePackage(pkg.id, { latestVersion: after.get('latest') ?? null });
+  }
+
+  /** Sets (message) or clears (null) the deprecation of the given versions. */
+  async deprecate(principal: Principal, eco: Ecosystem, name: string, changes: ReadonlyMap<string, string | null>): Promise<number> {
+    return this.write(principal, eco, name, 'package:deprecate', async (tx, pkg) => {
+      const releases = new Map((await tx.listReleases(pkg.id)).filter((r) => r.state === 'published').map((r) => [r.version, r]));
+      let changed = 0;
+      for (const [version, message] of changes) {
+        const r = releases.get(version);
+        if (!r) throw notFound('VERSION_NOT_FOUND', `${name}@${version} is not published`);
+        if ((r.deprecated ?? null) === message) continue;
+        if (message !== null && message.length > 1024) throw invalid('DEPRECATION_TOO_LONG', 'Deprecation messages are at most 1024 characters');
+        const updated = { ...r, deprecated: message };
+        const fragments = eco.renderRelease(await releaseView(tx, pkg, updated));
+        await tx.updateRelease(r.id, { deprecated: message, fragmentFull: fragments.full, fragmentAbbrev: fragments.abbrev });
+        changed++;
+      }
+      return { result: changed, event: changed ? { type: 'release.deprecated', data: { versions: Object.fromEntries(changes) } } : undefined };
+    });
+  }
+
+  async setTag(principal: Principal, eco: Ecosystem, name: string, tag: string, version: string): Promise<void> {
+    await this.write(principal, eco, name, 'package:tag', async (tx, pkg) => {
+      const r = await tx.findRelease(pkg.id, version);
+      if (!r || r.state !== 'published') throw notFound('VERSION_NOT_FOUND', `${name}@${version} is not published`);
+      await tx.setTag(pkg.id, tag, version);
+      if (tag === 'latest') await tx.updatePackage(pkg.id, { latestVersion: version });
+      return { result: undefined, event: { type: 'tag.set', version, data: { tag } } };
+    });
+  }
+
+  async removeTag(principal: Principal, eco: Ecosystem, name: string, tag: string): Promise<void> {
+    if (tag === 'latest') throw invalid('CANNOT_REMOVE_LATEST', 'The latest tag cannot be removed; point it at another version instead');
+    await this.write(principal, eco, name, 'package:tag', async (tx, pkg) => {
+      const tags = await tx.listTags(pkg.id);
+      if (!tags.some((t) => t.tag === tag)) throw notFound('TAG_NOT_FOUND', `${name} has no tag ${tag}`);
+      await tx.deleteTag(pkg.id, tag);
+      return { result: undefined, event: { type: 'tag.removed', data: { tag } } };
+    });
+  }
+
+  /** Replaces the owner list with `names` (what npm's owner add/rm sends: the whole list). */
+  async setOwners(principal: Principal, eco: Ecosystem, name: string, names: readonly string[]): Promise<void> {
+    await this.write(principal, eco, name, 'package:owners', async (tx, pkg, owners, now) => {
+      const wanted: UserRecord[] = [];
+      for (const n of new Set(names.map((x) => x.toLowerCase()))) {
+        const u = await tx.findUserByName(n);
+        if (!u) throw notFound('USER_NOT_FOUND', `There is no user named ${n}`);
+        wanted.push(u);
+      }
+      if (wanted.length === 0) throw invalid('LAST_OWNER', 'A package must keep at least one owner');
+      const added = wanted.filter((u) => !owners.some((o) => o.id === u.id));
+      const removed = owners.filter((o) => !wanted.some((u) => u.id === o.id));
+      for (const u of added) await tx.addOwner(pkg.id, u.id, now);
+      for (const u of removed) await tx.removeOwner(pkg.id, u.id);
+      return { result: undefined, event: added.length || removed.length ? { type: 'owners.changed', data: { added: added.map((u) => u.name), removed: removed.map((u) => u.name) } } : undefined };
+    });
+  }
+
+  async setAccess(principal: Principal, eco: Ecosystem, name: string, access: Access): Promise<void> {
+    if (access === 'restricted' && eco.scopeOf(name) === null) throw invalid('UNSCOPED_CANNOT_BE_RESTRICTED', 'Only scoped packages can be restricted');
+    await this.write(principal, eco, name, 'package:owners', async (tx, pkg) => {
+      if (pkg.access === access) return { result: undefined };
+      await tx.updatePackage(pkg.id, { access });
+      return { result: undefined, event: { type: 'access.changed', data: { access } } };
+    });
+  }
+}

@@ -1,0 +1,186 @@
+// The publish pipeline as named steps. Each step either passes or throws a typed error; nothing
+// is stored until `commit`, which writes the release, its artifacts, tags, the served documents
+// and the event in one transaction. Blobs are written before the commit and are content
+// addressed, so a crash leaves at worst an unreferenced blob, never a row without its blob.
+import { createHash } from 'node:crypto';
+import type { Clock } from '../clock.ts';
+import { AttestryError, conflict, invalid } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { BlobStore } from '../../storage/blobs/store.ts';
+import { UniqueViolation, type Access, type MetadataOps, type MetadataStore, type PackageRecord } from '../../storage/metadata/store.ts';
+import type { Authorizer } from '../../security/authz/authorize.ts';
+import type { Principal } from '../../security/authz/principal.ts';
+import type { ArtifactFacts, Ecosystem } from '../packages/ecosystem.ts';
+import { rebuildDocuments, releaseView } from '../packages/projection.ts';
+import { requireAllowed, resourceFor } from '../packages/access.ts';
+
+export interface PublishArtifactInput {
+  filename: string;
+  data: Buffer;
+  /** What the client says the digests are; checked against what we compute. */
+  claimedIntegrity: string | null;
+  claimedSha1: string | null;
+}
+
+export interface PublishInput {
+  ecosystem: Ecosystem;
+  name: string;
+  version: string;
+  metadata: Record<string, unknown>;
+  artifacts: PublishArtifactInput[];
+  tags: string[];
+  access: Access | null;
+  description: string;
+  keywords: string[];
+  dependencies: string[];
+}
+
+export interface PublishOutcome {
+  status: 'created' | 'unchanged';
+  name: string;
+  version: string;
+}
+
+interface DigestedArtifact extends PublishArtifactInput {
+  sha512hex: string;
+  integrity: string;
+  sha1: string;
+}
+
+export interface PublishDeps {
+  store: MetadataStore;
+  blobs: BlobStore;
+  authorizer: Authorizer;
+  clock: Clock;
+  log: Logger;
+}
+
+export class PublishPipeline {
+  private readonly d: PublishDeps;
+
+  constructor(deps: PublishDeps) {
+    this.d = deps;
+  }
+
+  async publish(principal: Principal, input: PublishInput): Promise<PublishOutcome> {
+    await this.authorize(principal, input, this.d.store);
+    const artifacts = this.digest(input.artifacts);
+    const facts = await this.validateArtifacts(input, artifacts);
+    await this.storeBlobs(artifacts);
+    const outcome = await this.commitWithRetry(principal, input, artifacts, facts);
+    this.d.log.info(outcome.status === 'created' ? 'release published' : 'identical publish retried', {
+      ecosystem: input.ecosystem.id, package: input.name, version: input.version, user: principal.kind === 'user' ? principal.name : null,
+    });
+    return outcome;
+  }
+
+  /** Step 1: fail fast before any expensive work; repeated inside the commit against locked rows. */
+  private async authorize(principal: Principal, input: PublishInput, ops: MetadataOps): Promise<PackageRecord | undefined> {
+    const pkg = await ops.findPackage(input.ecosystem.id, input.name);
+    const owners = pkg ? await ops.listOwners(pkg.id) : [];
+    requireAllowed(this.d.authorizer.check(principal, pkg && !pkg.deletedAt ? 'package:publish' : 'package:create', resourceFor(input.ecosystem, input.name, pkg, owners)), input.name);
+    return pkg;
+  }
+
+  /** Step 2: the server computes every digest itself; a client claim that disagrees is refused. */
+  private digest(artifacts: PublishArtifactInput[]): DigestedArtifact[] {
+    return artifacts.map((a) => {
+      const sha512 = createHash('sha512').update(a.data).digest();
+      const integrity = `sha512-${sha512.toString('base64')}`;
+      const sha1 = createHash('sha1').update(a.data).digest('hex');
+      if (a.claimedIntegrity !== null && a.claimedIntegrity !== integrity) {
+        throw invalid('INTEGRITY_MISMATCH', `The integrity of ${a.filename} does not match its content (expected ${integrity})`);
+      }
+      if (a.claimedSha1 !== null && a.claimedSha1.toLowerCase() !== sha1) {
+        throw invalid('SHASUM_MISMATCH', `The shasum of ${a.filename} does not match its content (expected ${sha1})`);
+      }
+      return { ...a, sha512hex: sha512.toString('hex'), integrity, sha1 };
+    });
+  }
+
+  /** Step 3: the ecosystem inspects each artifact (format, limits, embedded name and version). */
+  private async validateArtifacts(input: PublishInput, artifacts: DigestedArtifact[]): Promise<ArtifactFacts> {
+    let facts: ArtifactFacts = {};
+    for (const a of artifacts) {
+      facts = { ...facts, ...(await input.ecosystem.inspectArtifact({ name: input.name, version: input.version, filename: a.filename, data: a.data })) };
+    }
+    return facts;
+  }
+
+  /** Step 4: content-addressed blobs, written before any row can point at them. */
+  private async storeBlobs(artifacts: DigestedArtifact[]): Promise<void> {
+    for (const a of artifacts) await this.d.blobs.put(a.sha512hex, a.data);
+  }
+
+  private async commitWithRetry(principal: Principal, input: PublishInput, artifacts: DigestedArtifact[], facts: ArtifactFacts): Promise<PublishOutcome> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.d.store.transaction((tx) => this.commit(tx, principal, input, artifacts, facts));
+      } catch (e) {
+        // Two first publishes of one new name race on the package row: the loser retries and
+        // then sees the winner's row (and its version) like any later publish would.
+        if (e instanceof UniqueViolation && attempt < 3) continue;
+        if (e instanceof UniqueViolation) throw conflict('CONCURRENT_PUBLISH', 'Another publish of this package is in progress; try again');
+        throw e;
+      }
+    }
+  }
+
+  /** Step 5: one transaction for the release, artifacts, tags, documents and event. */
+  private async commit(tx: MetadataOps, principal: Principal, input: PublishInput, artifacts: DigestedArtifact[], facts: ArtifactFacts): Promise<PublishOutcome> {
+    const eco = input.ecosystem;
+    const now = this.d.clock();
+    let pkg = await this.authorize(principal, input, tx);
+    if (!pkg) {
+      pkg = await tx.insertPackage({
+        ecosystem: eco.id, name: input.name, createdAt: now, modifiedAt: now, rev: 0, access: input.access ?? 'public',
+        description: '', keywords: '', latestVersion: null, deletedAt: null,
+      });
+    }
+    await tx.lockPackage(pkg.id);
+
+    const existing = await tx.findRelease(pkg.id, input.version);
+    if (existing) {
+      const stored = await tx.listArtifacts(existing.id);
+      const same = existing.state === 'published' && stored.length === artifacts.length &&
+        artifacts.every((a) => stored.some((s) => s.filename === a.filename && s.integrity === a.integrity));
+      if (same) return { status: 'unchanged', name: input.name, version: input.version };
+      if (existing.state === 'unpublished') {
+        throw conflict('VERSION_UNPUBLISHED', `${input.name}@${input.version} was published and then unpublished; a version can never be reused. Publish a new version`);
+      }
+      throw conflict('VERSION_EXISTS', `${input.name}@${input.version} is already published with different content; versions are immutable. Publish a new version`);
+    }
+
+    const publisher = principal.kind === 'user' ? principal : null;
+    if (publisher) await tx.addOwner(pkg.id, publisher.userId, now);
+    const metadata = { ...input.metadata, ...facts };
+    const release = await tx.insertRelease({
+      packageId: pkg.id, version: input.version, state: 'published', createdAt: now, unpublishedAt: null,
+      publisherId: publisher?.userId ?? null, metadata: JSON.stringify(metadata), deprecated: null, fragmentFull: '', fragmentAbbrev: '',
+    });
+    for (const a of artifacts) {
+      await tx.insertArtifact({ releaseId: release.id, ecosystem: eco.id, packageName: input.name, filename: a.filename, blobKey: a.sha512hex, integrity: a.integrity, sha1: a.sha1, size: a.data.length });
+    }
+    const fragments = eco.renderRelease(await releaseView(tx, pkg, release));
+    await tx.updateRelease(release.id, { fragmentFull: fragments.full, fragmentAbbrev: fragments.abbrev });
+    await tx.setDependencies(release.id, eco.id, input.dependencies);
+    for (const tag of input.tags) await tx.setTag(pkg.id, tag, input.version);
+
+    const tags = new Map((await tx.listTags(pkg.id)).map((t) => [t.tag, t.version]));
+    const latest = tags.get('latest') ?? null;
+    const isLatest = latest === input.version;
+    await tx.updatePackage(pkg.id, {
+      modifiedAt: now, rev: pkg.rev + 1, deletedAt: null, latestVersion: latest,
+      access: input.access ?? pkg.access,
+      ...(isLatest || pkg.latestVersion === null ? { description: input.description.slice(0, 1000), keywords: input.keywords.join(' ').slice(0, 1000) } : {}),
+    });
+    const current = await tx.findPackage(eco.id, input.name);
+    if (!current) throw new AttestryError('unavailable', 'PACKAGE_VANISHED', 'The package row disappeared during publish');
+    await rebuildDocuments(tx, eco, current, now);
+    await tx.insertEvent({
+      at: now, type: 'release.published', actorId: publisher?.userId ?? null, ecosystem: eco.id, packageName: input.name, version: input.version,
+      data: { artifacts: artifacts.map((a) => ({ filename: a.filename, integrity: a.integrity, size: a.data.length })), tags: input.tags },
+    });
+    return { status: 'created', name: input.name, version: input.version };
+  }
+}

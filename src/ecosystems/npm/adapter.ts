@@ -1,0 +1,98 @@
+// The npm wire protocol: dispatches a request to its route and maps core errors to npm's
+// error format. Routes under `/-/` are registry endpoints; everything else is a package path.
+import type { Handler, RequestContext } from '../../http/context.ts';
+import type { NpmDeps } from './deps.ts';
+import { sendNpmError } from './errors.ts';
+import { parsePackagePath } from './names.ts';
+import * as accounts from './routes/accounts.ts';
+import * as misc from './routes/misc.ts';
+import * as packages from './routes/packages.ts';
+
+const COUCH_USER = /^\/-\/user\/org\.couchdb\.user:([^/]+)(?:\/-rev\/[^/]+)?$/;
+
+export function npmHandler(d: NpmDeps): Handler {
+  return async (ctx) => {
+    try {
+      return await dispatch(d, ctx);
+    } catch (e) {
+      if (!ctx.res.headersSent && sendNpmError(ctx.res, e)) return true;
+      throw e;
+    }
+  };
+}
+
+async function dispatch(d: NpmDeps, ctx: RequestContext): Promise<boolean> {
+  const { method, path } = ctx;
+  if (path.startsWith('/-/')) return registryRoute(d, ctx, method, path);
+
+  const parsed = parsePackagePath(path);
+  if (!parsed) return false;
+  const { name, rest } = parsed;
+  const read = method === 'GET' || method === 'HEAD';
+  if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) {
+    if (read) await packages.getDocument(d, ctx, name);
+    else if (method === 'PUT') await packages.putPackage(d, ctx, name);
+    else return false;
+    return true;
+  }
+  if (rest[0] === '-' && rest.length === 2 && rest[1]?.endsWith('.tgz') && read) {
+    await packages.getTarball(d, ctx, name, decodeURIComponent(rest[1]));
+    return true;
+  }
+  if (rest[0] === '-' && rest.length === 4 && rest[2] === '-rev' && method === 'DELETE') {
+    await packages.deleteTarball(d, ctx, name, decodeURIComponent(rest[1] ?? ''));
+    return true;
+  }
+  if (rest[0] === '-rev' && rest.length === 2) {
+    if (method === 'PUT') await packages.putPackageRev(d, ctx, name);
+    else if (method === 'DELETE') await packages.deletePackage(d, ctx, name);
+    else return false;
+    return true;
+  }
+  if (rest.length === 1 && read && rest[0]) {
+    await packages.getVersion(d, ctx, name, decodeURIComponent(rest[0]));
+    return true;
+  }
+  return false;
+}
+
+async function registryRoute(d: NpmDeps, ctx: RequestContext, method: string, path: string): Promise<boolean> {
+  let m: RegExpExecArray | null;
+  if (path === '/-/ping' && method === 'GET') return (misc.ping(ctx), true);
+  if (path === '/-/whoami' && method === 'GET') return (await accounts.whoami(ctx), true);
+  if (path === '/-/v1/login' && method === 'POST') return (await accounts.startWebLogin(d, ctx), true);
+  if ((m = /^\/-\/v1\/done\/([^/]+)$/.exec(path)) && method === 'GET') return (await accounts.pollWebLogin(d, ctx, m[1] as string), true);
+  if ((m = COUCH_USER.exec(path))) {
+    const user = decodeURIComponent(m[1] as string);
+    if (method === 'PUT') return (await accounts.couchLogin(d, ctx, user), true);
+    if (method === 'GET') return (await accounts.getCouchUser(d, ctx, user), true);
+    return false;
+  }
+  if ((m = /^\/-\/user\/token\/(.+)$/.exec(path)) && method === 'DELETE') return (await accounts.logout(d, ctx, m[1] as string), true);
+  if (path === '/-/npm/v1/user' && method === 'GET') return (await accounts.profile(d, ctx), true);
+  if (path === '/-/npm/v1/tokens') {
+    if (method === 'GET') return (await accounts.listTokens(d, ctx), true);
+    if (method === 'POST') return (await accounts.createToken(d, ctx), true);
+    return false;
+  }
+  if ((m = /^\/-\/npm\/v1\/tokens\/token\/(.+)$/.exec(path)) && method === 'DELETE') return (await accounts.revokeToken(d, ctx, m[1] as string), true);
+  if (path === '/-/v1/search' && method === 'GET') return (await misc.search(d, ctx), true);
+  if (path === '/-/_view/starredByUser' && method === 'GET') return (misc.starredByUser(ctx), true);
+  if ((m = /^\/-\/(user|org)\/([^/]+)\/package$/.exec(path)) && method === 'GET') return (await misc.userPackages(d, ctx, m[2] as string, m[1] === 'org'), true);
+
+  if (path.startsWith('/-/package/')) {
+    const parsed = parsePackagePath(path.slice('/-/package'.length));
+    if (!parsed) return false;
+    const { name, rest } = parsed;
+    const [what, arg] = rest;
+    if (what === 'dist-tags' && rest.length === 1 && method === 'GET') return (await misc.getTags(d, ctx, name), true);
+    if (what === 'dist-tags' && rest.length === 2 && arg) {
+      if (method === 'PUT' || method === 'POST') return (await misc.putTag(d, ctx, name, arg), true);
+      if (method === 'DELETE') return (await misc.deleteTag(d, ctx, name, arg), true);
+    }
+    if (what === 'visibility' && method === 'GET') return (await misc.visibility(d, ctx, name), true);
+    if (what === 'access' && method === 'POST') return (await misc.setAccess(d, ctx, name), true);
+    if (what === 'collaborators' && method === 'GET') return (await misc.collaborators(d, ctx, name), true);
+  }
+  return false;
+}

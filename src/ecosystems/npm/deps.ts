@@ -1,0 +1,23 @@
+// What the npm routes need, assembled once in app.ts.
+import type { AccountService } from '../../core/accounts/account-service.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { PackageService } from '../../core/packages/package-service.ts';
+import type { PublishPipeline } from '../../core/publish/pipeline.ts';
+import type { RepresentationCache } from '../../http/representation-cache.ts';
+import type { BlobStore } from '../../storage/blobs/store.ts';
+import type { NpmEcosystem } from './npm-ecosystem.ts';
+
+export interface NpmDeps {
+  eco: NpmEcosystem;
+  accounts: AccountService;
+  packages: PackageService;
+  publisher: PublishPipeline;
+  blobs: BlobStore;
+  documents: RepresentationCache;
+  blobCache: RepresentationCache;
+  log: Logger;
+  publicUrl: string;
+  maxBodyBytes: number;
+  /** Small JSON bodies (everything but publish) get a much smaller limit. */
+  maxJsonBytes: number;
+}

@@ -1,0 +1,111 @@
+// The body of `PUT /<name>` when it is a publish: schema-checked, then turned into the core's
+// PublishInput. Everything the registry computes itself (digests, tarball URL, publisher,
+// maintainers) is ignored here and recomputed later, never trusted.
+import semver from 'semver';
+import { invalid } from '../../core/errors.ts';
+import type { PublishInput } from '../../core/publish/pipeline.ts';
+import type { NpmEcosystem } from './npm-ecosystem.ts';
+import { tarballFilename } from './names.ts';
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const TAG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const MAX_README = 512 * 1024;
+
+export function isPublishBody(body: Json): boolean {
+  return isObject(body._attachments) && Object.keys(body._attachments).length > 0;
+}
+
+/** A dist-tag is a short word that is not itself a version range (npm checks the same). */
+export function validateTag(tag: string): string {
+  if (!TAG.test(tag)) throw invalid('INVALID_TAG', `Invalid dist-tag "${tag.slice(0, 70)}": use letters, digits, ".", "_" or "-"`);
+  if (semver.validRange(tag) !== null) throw invalid('TAG_IS_RANGE', `The dist-tag "${tag}" is a valid semver range; pick a tag that is not (e.g. "next")`);
+  return tag;
+}
+
+export function validateVersion(version: unknown): string {
+  if (typeof version !== 'string' || version.length > 256 || semver.valid(version) !== version) {
+    throw invalid('INVALID_VERSION', `Invalid version "${String(version).slice(0, 64)}": versions are strict semver (e.g. 1.2.3)`);
+  }
+  return version;
+}
+
+export function parsePublishBody(urlName: string, body: Json, eco: NpmEcosystem): PublishInput {
+  if (body.name !== urlName || (body._id !== undefined && body._id !== urlName)) {
+    throw invalid('NAME_MISMATCH', `The body publishes "${String(body.name).slice(0, 214)}" but the URL names "${urlName}"`);
+  }
+  if (!isObject(body.versions) || Object.keys(body.versions).length !== 1) {
+    throw invalid('ONE_VERSION_PER_PUBLISH', 'A publish carries exactly one version');
+  }
+  const [version, manifest] = Object.entries(body.versions)[0] as [string, unknown];
+  validateVersion(version);
+  if (!isObject(manifest)) throw invalid('BAD_VERSION_OBJECT', `versions["${version}"] must be an object`);
+  if (manifest.name !== urlName) throw invalid('NAME_MISMATCH', `versions["${version}"].name is "${String(manifest.name).slice(0, 214)}", expected "${urlName}"`);
+  if (manifest.version !== version) throw invalid('VERSION_MISMATCH', `versions["${version}"].version is "${String(manifest.version).slice(0, 64)}"`);
+
+  const attachments = body._attachments as Json;
+  const keys = Object.keys(attachments);
+  if (keys.some((k) => k.endsWith('.sigstore'))) {
+    throw invalid('PROVENANCE_NOT_ACCEPTED_YET', 'This registry does not accept provenance bundles yet; publish without --provenance');
+  }
+  const accepted = new Set([`${urlName}-${version}.tgz`, tarballFilename(urlName, version)]);
+  if (keys.length !== 1 || !accepted.has(keys[0] as string)) {
+    throw invalid('BAD_ATTACHMENTS', `Expected exactly one attachment named ${tarballFilename(urlName, version)}`);
+  }
+  const att = attachments[keys[0] as string];
+  if (!isObject(att) || typeof att.data !== 'string' || !BASE64.test(att.data)) {
+    throw invalid('BAD_ATTACHMENT_DATA', 'The tarball attachment must carry base64 data');
+  }
+  const data = Buffer.from(att.data, 'base64');
+  if (att.length !== undefined && att.length !== data.length) {
+    throw invalid('ATTACHMENT_LENGTH_MISMATCH', `The attachment says it is ${String(att.length)} bytes but carries ${data.length}`);
+  }
+
+  const tagsObj = body['dist-tags'];
+  const tags: string[] = [];
+  if (tagsObj !== undefined) {
+    if (!isObject(tagsObj)) throw invalid('BAD_DIST_TAGS', 'dist-tags must be an object');
+    for (const [tag, v] of Object.entries(tagsObj)) {
+      if (v !== version) throw invalid('BAD_DIST_TAGS', `dist-tags.${tag} must point at the version being published (${version})`);
+      tags.push(validateTag(tag));
+    }
+  }
+  if (tags.length === 0) tags.push('latest');
+
+  const access = body.access ?? null;
+  if (access !== null && access !== 'public' && access !== 'restricted') throw invalid('BAD_ACCESS', 'access must be "public" or "restricted"');
+  if (access === 'restricted' && eco.scopeOf(urlName) === null) throw invalid('UNSCOPED_CANNOT_BE_RESTRICTED', 'Only scoped packages can be restricted');
+
+  const metadata: Json = { ...manifest };
+  const dist = isObject(manifest.dist) ? manifest.dist : {};
+  if (metadata.readme === undefined && typeof body.readme === 'string') metadata.readme = body.readme;
+  if (typeof metadata.readme === 'string' && metadata.readme.length > MAX_README) metadata.readme = `${metadata.readme.slice(0, MAX_README)}\n\n(readme truncated by the registry)`;
+
+  const deps = new Set<string>();
+  for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies']) {
+    const d = manifest[field];
+    if (isObject(d)) for (const n of Object.keys(d)) deps.add(n);
+  }
+  const description = typeof manifest.description === 'string' ? manifest.description : typeof body.description === 'string' ? body.description : '';
+  const keywords = Array.isArray(manifest.keywords) ? manifest.keywords.filter((k): k is string => typeof k === 'string') : [];
+
+  return {
+    ecosystem: eco,
+    name: urlName,
+    version,
+    metadata,
+    artifacts: [{
+      filename: tarballFilename(urlName, version),
+      data,
+      claimedIntegrity: typeof dist.integrity === 'string' ? dist.integrity : null,
+      claimedSha1: typeof dist.shasum === 'string' ? dist.shasum : null,
+    }],
+    tags,
+    access,
+    description,
+    keywords,
+    dependencies: [...deps],
+  };
+}

@@ -1,0 +1,285 @@
+// Package documents, tarballs, and the overloaded PUT/DELETE routes of the CouchDB-era API.
+// Writes are authorized by what they change, not by which route they arrive on.
+import type { RequestContext } from '../../../http/context.ts';
+import { forbidden, invalid, notFound } from '../../../core/errors.ts';
+import { readJson } from '../../../http/body.ts';
+import { sendJson } from '../../../http/respond.ts';
+import { chooseEncoding } from '../../../http/representation-cache.ts';
+import type { Access } from '../../../storage/metadata/store.ts';
+import type { NpmDeps } from '../deps.ts';
+import { isPublishBody, parsePublishBody, validateTag } from '../publish-body.ts';
+import { validateNewName } from '../names.ts';
+
+const CORGI = 'application/vnd.npm.install-v1+json';
+/** Documents are revalidated on every use: a 304 is cheap and a new version is visible at once. */
+const DOCUMENT_CACHE_CONTROL = 'public, max-age=0, must-revalidate';
+const TARBALL_CACHE_CONTROL = 'public, max-age=31536000, immutable';
+const BLOB_CACHE_MAX_ITEM = 1024 * 1024;
+
+interface DocMeta {
+  access: Access;
+  ownerIds: number[];
+}
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((t) => {
+    const v = t.trim();
+    return v === etag || v === `W/${etag}` || v === '*';
+  });
+}
+
+export async function getDocument(d: NpmDeps, ctx: RequestContext, name: string): Promise<void> {
+  ctx.route = 'npm.document';
+  ctx.logFields.package = name;
+  const accept = ctx.req.headers.accept ?? '';
+  const form = accept.includes(CORGI) ? 'abbrev' : 'full';
+  const key = `npm\0${name}\0${form}`;
+  const etag = await d.packages.documentEtag(d.eco, name, form);
+  if (!etag) return notFoundDocument(d, ctx, name);
+  let rep = d.documents.get(key, etag);
+  if (!rep) {
+    const found = await d.packages.document(d.eco, name, form);
+    if (!found) return notFoundDocument(d, ctx, name);
+    rep = d.documents.put(key, {
+      etag: found.doc.etag,
+      lastModified: new Date(found.doc.modifiedAt).toUTCString(),
+      identity: Buffer.from(found.doc.body),
+      meta: { access: found.access, ownerIds: found.ownerIds } satisfies DocMeta,
+    });
+  }
+  const meta = rep.meta as DocMeta;
+  if (meta.access === 'restricted' && !d.packages.canRead(await ctx.principal(), d.eco, name, meta.access, meta.ownerIds)) {
+    return notFoundDocument(d, ctx, name, true);
+  }
+  const headers: Record<string, string> = {
+    etag: rep.etag,
+    'last-modified': rep.lastModified,
+    vary: 'Accept, Accept-Encoding, Authorization',
+    'cache-control': meta.access === 'restricted' ? 'private, max-age=0, must-revalidate' : DOCUMENT_CACHE_CONTROL,
+  };
+  if (etagMatches(ctx.req.headers['if-none-match'], rep.etag)) {
+    ctx.res.writeHead(304, headers);
+    ctx.res.end();
+    return;
+  }
+  const { body, encoding } = await d.documents.encoded(key, rep, chooseEncoding(ctx.req.headers['accept-encoding'] as string | undefined));
+  headers['content-type'] = form === 'abbrev' ? CORGI : 'application/json';
+  headers['content-length'] = String(body.length);
+  if (encoding !== 'identity') headers['content-encoding'] = encoding;
+  ctx.res.writeHead(200, headers);
+  ctx.res.end(ctx.method === 'HEAD' ? undefined : body);
+}
+
+async function notFoundDocument(d: NpmDeps, ctx: RequestContext, name: string, hidden = false): Promise<void> {
+  if (!hidden) {
+    const tomb = await d.packages.document(d.eco, name, 'tombstone');
+    if (tomb) {
+      sendJson(ctx.res, 404, JSON.parse(tomb.doc.body));
+      return;
+    }
+  }
+  sendJson(ctx.res, 404, { error: `${name} is not in this registry (or you do not have access to it)`, code: 'PACKAGE_NOT_FOUND' });
+}
+
+/** `GET /<name>/<version-or-tag>`: one version object. */
+export async function getVersion(d: NpmDeps, ctx: RequestContext, name: string, spec: string): Promise<void> {
+  ctx.route = 'npm.version';
+  const principal = await ctx.principal();
+  const found = await d.packages.document(d.eco, name, 'full');
+  if (!found || !d.packages.canRead(principal, d.eco, name, found.access, found.ownerIds)) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
+  const doc = JSON.parse(found.doc.body) as { 'dist-tags': Record<string, string>; versions: Record<string, unknown> };
+  const version = doc['dist-tags'][spec] ?? spec;
+  const v = doc.versions[version];
+  if (!v) throw notFound('VERSION_NOT_FOUND', `${name}@${spec} is not in this registry`);
+  sendJson(ctx.res, 200, v, { 'cache-control': DOCUMENT_CACHE_CONTROL });
+}
+
+export async function getTarball(d: NpmDeps, ctx: RequestContext, name: string, filename: string): Promise<void> {
+  ctx.route = 'npm.tarball';
+  ctx.logFields.package = name;
+  const art = await d.packages.servedArtifact(() => ctx.principal(), d.eco, name, filename);
+  const etag = `"${art.blobKey.slice(0, 40)}"`;
+  const headers: Record<string, string> = {
+    etag,
+    'content-type': 'application/octet-stream',
+    'cache-control': art.access === 'restricted' ? 'private, max-age=31536000, immutable' : TARBALL_CACHE_CONTROL,
+  };
+  if (etagMatches(ctx.req.headers['if-none-match'], etag)) {
+    ctx.res.writeHead(304, headers);
+    ctx.res.end();
+    return;
+  }
+  headers['content-length'] = String(art.size);
+  const cached = d.blobCache.get(art.blobKey, etag);
+  if (cached) {
+    ctx.res.writeHead(200, headers);
+    ctx.res.end(ctx.method === 'HEAD' ? undefined : cached.identity);
+    return;
+  }
+  if (art.size <= BLOB_CACHE_MAX_ITEM) {
+    const data = await d.blobs.get(art.blobKey);
+    if (!data) throw notFound('BLOB_MISSING', `${filename} is missing from storage`);
+    d.blobCache.put(art.blobKey, { etag, lastModified: '', identity: data, meta: null });
+    ctx.res.writeHead(200, headers);
+    ctx.res.end(ctx.method === 'HEAD' ? undefined : data);
+    return;
+  }
+  const opened = await d.blobs.open(art.blobKey);
+  if (!opened) throw notFound('BLOB_MISSING', `${filename} is missing from storage`);
+  ctx.res.writeHead(200, headers);
+  if (ctx.method === 'HEAD') {
+    opened.stream.destroy();
+    ctx.res.end();
+    return;
+  }
+  await new Promise<void>((resolve) => {
+    opened.stream.on('error', () => {
+      ctx.res.destroy();
+      resolve();
+    });
+    ctx.res.on('close', resolve);
+    opened.stream.pipe(ctx.res);
+  });
+}
+
+/** `PUT /<name>`: publish, deprecate/undeprecate, or star, told apart by the body. */
+export async function putPackage(d: NpmDeps, ctx: RequestContext, name: string): Promise<void> {
+  const body = await readJson(ctx.req, d.maxBodyBytes);
+  if (!isObject(body)) throw invalid('BAD_BODY', 'The body must be a JSON object');
+  const principal = await ctx.principal();
+  ctx.logFields.package = name;
+  if (isPublishBody(body)) {
+    ctx.route = 'npm.publish';
+    const exists = await d.packages.exists(d.eco, name);
+    if (!exists) validateNewName(name);
+    const input = parsePublishBody(name, body, d.eco);
+    ctx.logFields.version = input.version;
+    const outcome = await d.publisher.publish(principal, input);
+    sendJson(ctx.res, outcome.status === 'created' ? 201 : 200, { ok: true, id: name, rev: outcome.version, success: true });
+    return;
+  }
+  ctx.route = 'npm.update';
+  await applyDocumentChange(d, ctx, name, body, false);
+}
+
+/** `PUT /<name>/-rev/<rev>`: owner changes, or removal of versions (npm unpublish of one version). */
+export async function putPackageRev(d: NpmDeps, ctx: RequestContext, name: string): Promise<void> {
+  const body = await readJson(ctx.req, d.maxJsonBytes * 64);
+  if (!isObject(body)) throw invalid('BAD_BODY', 'The body must be a JSON object');
+  ctx.route = 'npm.update';
+  ctx.logFields.package = name;
+  await applyDocumentChange(d, ctx, name, body, true);
+}
+
+/**
+ * A whole or partial document sent back to us. We work out what it changes compared with what
+ * is stored and apply only the changes a client is allowed to make this way; anything else is
+ * refused rather than silently ignored.
+ */
+async function applyDocumentChange(d: NpmDeps, ctx: RequestContext, name: string, body: Json, revRoute: boolean): Promise<void> {
+  if (body.name !== undefined && body.name !== name) throw invalid('NAME_MISMATCH', `The body is for "${String(body.name).slice(0, 214)}", not "${name}"`);
+  if (body._id !== undefined && body._id !== name) throw invalid('NAME_MISMATCH', `The body is for "${String(body._id).slice(0, 214)}", not "${name}"`);
+  const principal = await ctx.principal();
+  const snap = await d.packages.snapshot(principal, d.eco, name);
+  const stored = await d.packages.document(d.eco, name, 'full');
+  if (!stored) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
+  const current = JSON.parse(stored.doc.body) as { versions: Record<string, Json> };
+
+  if (Array.isArray(body.maintainers) && body.versions === undefined) {
+    const names = body.maintainers.map((m) => (isObject(m) && typeof m.name === 'string' ? m.name : null));
+    if (names.some((n) => n === null)) throw invalid('BAD_MAINTAINERS', 'maintainers must be a list of {name, email}');
+    ctx.route = 'npm.owners';
+    await d.packages.setOwners(principal, d.eco, name, names as string[]);
+    sendJson(ctx.res, 200, { ok: true, id: name, success: true });
+    return;
+  }
+
+  if (isObject(body.versions)) {
+    const sent = body.versions;
+    const added = Object.keys(sent).filter((v) => !(v in current.versions));
+    if (added.length > 0) throw invalid('VERSION_NOT_PUBLISHED', `Versions can only be added by a publish with a tarball (${added.slice(0, 3).join(', ')})`);
+    const removed = Object.keys(current.versions).filter((v) => !(v in sent));
+    const deprecations = new Map<string, string | null>();
+    for (const [v, manifest] of Object.entries(sent)) {
+      if (!isObject(manifest)) throw invalid('BAD_VERSION_OBJECT', `versions["${v}"] must be an object`);
+      assertOnlyDeprecationChanged(name, v, current.versions[v] as Json, manifest);
+      if (manifest.deprecated === undefined) continue;
+      if (typeof manifest.deprecated !== 'string') throw invalid('BAD_DEPRECATION', 'deprecated must be a string');
+      const wanted = manifest.deprecated === '' ? null : manifest.deprecated;
+      const had = typeof current.versions[v]?.deprecated === 'string' ? (current.versions[v]?.deprecated as string) : null;
+      if (wanted !== had) deprecations.set(v, wanted);
+    }
+    if (removed.length > 0) {
+      if (!revRoute) throw invalid('USE_UNPUBLISH', 'Removing versions needs the unpublish flow (PUT /<name>/-rev/<rev>)');
+      if (deprecations.size > 0) throw invalid('ONE_CHANGE_AT_A_TIME', 'Unpublish and deprecate cannot be combined in one request');
+      ctx.route = 'npm.unpublish-version';
+      for (const v of removed) await d.packages.unpublishVersion(principal, d.eco, name, v);
+    } else if (deprecations.size > 0) {
+      ctx.route = 'npm.deprecate';
+      await d.packages.deprecate(principal, d.eco, name, deprecations);
+    }
+    sendJson(ctx.res, 200, { ok: true, id: name, success: true });
+    return;
+  }
+
+  if (isObject(body.users)) {
+    // Stars are accepted and not recorded: they carry no security meaning here.
+    ctx.route = 'npm.star';
+    void snap;
+    sendJson(ctx.res, 200, { ok: true, id: name, success: true });
+    return;
+  }
+  throw invalid('UNSUPPORTED_CHANGE', 'This request changes nothing this registry lets you change through a document PUT');
+}
+
+/** Fields a document PUT may not change for an existing version. */
+const IMMUTABLE_FIELDS = ['dependencies', 'optionalDependencies', 'peerDependencies', 'bundleDependencies', 'scripts', 'bin'] as const;
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (isObject(v)) return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
+  return JSON.stringify(v ?? null);
+}
+
+function assertOnlyDeprecationChanged(name: string, version: string, stored: Json, sent: Json): void {
+  const refuse = (what: string) => forbidden('VERSION_IMMUTABLE', `${name}@${version} is immutable: ${what} cannot change; only its deprecation can`);
+  const sentDist = isObject(sent.dist) ? sent.dist : undefined;
+  const storedDist = stored.dist as Json;
+  if (sentDist) {
+    for (const k of ['integrity', 'shasum'] as const) {
+      if (sentDist[k] !== undefined && sentDist[k] !== storedDist[k]) throw refuse(`dist.${k}`);
+    }
+  }
+  for (const f of IMMUTABLE_FIELDS) {
+    if (sent[f] !== undefined && canonical(sent[f]) !== canonical(stored[f])) throw refuse(f);
+  }
+}
+
+/** `DELETE /<name>/-rev/<rev>`: unpublish the whole package. */
+export async function deletePackage(d: NpmDeps, ctx: RequestContext, name: string): Promise<void> {
+  ctx.route = 'npm.unpublish-package';
+  ctx.logFields.package = name;
+  await d.packages.unpublishPackage(await ctx.principal(), d.eco, name);
+  sendJson(ctx.res, 200, { ok: true, id: name, success: true });
+}
+
+/** `DELETE /<name>/-/<file>/-rev/<rev>`: the last step of npm's version unpublish; the version is already gone. */
+export async function deleteTarball(d: NpmDeps, ctx: RequestContext, name: string, filename: string): Promise<void> {
+  ctx.route = 'npm.delete-tarball';
+  const principal = await ctx.principal();
+  await d.packages.snapshot(principal, d.eco, name).catch(() => undefined);
+  const live = await d.packages.artifactIsServed(d.eco, name, filename);
+  if (live) throw forbidden('TARBALL_STILL_PUBLISHED', `${filename} belongs to a published version; unpublish the version first`);
+  sendJson(ctx.res, 200, { ok: true, success: true });
+}
+
+export function parseTagBody(body: unknown): string {
+  if (typeof body !== 'string') throw invalid('BAD_TAG_BODY', 'The body must be a JSON string naming a version');
+  return body;
+}
+
+export { validateTag };

@@ -1,0 +1,119 @@
+// The HTTP edge: one node:http server, a request context, handlers tried in order, an access log
+// line and metrics for every request, and a graceful shutdown that lets in-flight writes finish.
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { isAttestryError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { Principal } from '../security/authz/principal.ts';
+import type { Handler, RequestContext } from './context.ts';
+import { sendJson } from './respond.ts';
+import { STATUS_FOR_KIND } from './status.ts';
+
+export interface ServerDeps {
+  log: Logger;
+  metrics: Metrics;
+  handlers: Handler[];
+  resolvePrincipal(ctx: RequestContext): Promise<Principal>;
+}
+
+/** Paths whose segments are capabilities or secrets; the access log shows them redacted. */
+const SECRET_PATHS = [/^(\/-\/v1\/done\/)[^/?]+/, /^(\/-\/user\/token\/)[^/?]+/, /^(\/-\/npm\/v1\/tokens\/token\/)[^/?]+/, /^(\/-\/web\/login\/)[^/?]+/];
+
+export function redactPath(path: string): string {
+  for (const re of SECRET_PATHS) if (re.test(path)) return path.replace(re, '$1[redacted]');
+  return path.length > 300 ? `${path.slice(0, 300)}…` : path;
+}
+
+const SHUTDOWN_GRACE_MS = 30_000;
+
+export class HttpServer {
+  private readonly server: http.Server;
+  private readonly deps: ServerDeps;
+  private inFlight = 0;
+  private drained: (() => void) | undefined;
+
+  constructor(deps: ServerDeps) {
+    this.deps = deps;
+    this.server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 300_000, headersTimeout: 60_000 }, (req, res) => {
+      void this.handle(req, res);
+    });
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    this.inFlight++;
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    let principal: Promise<Principal> | undefined;
+    const ctx: RequestContext = {
+      req,
+      res,
+      method: req.method ?? 'GET',
+      path: q === -1 ? rawUrl : rawUrl.slice(0, q),
+      query: new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1)),
+      ip: req.socket.remoteAddress ?? '',
+      requestId: String(req.headers['x-request-id'] ?? '').slice(0, 64) || randomUUID(),
+      route: 'unmatched',
+      logFields: {},
+      principal: () => (principal ??= this.deps.resolvePrincipal(ctx)),
+    };
+    try {
+      let handled = false;
+      for (const h of this.deps.handlers) {
+        if ((handled = await h(ctx))) break;
+      }
+      if (!handled) sendJson(res, 404, { error: 'Not found' });
+    } catch (e) {
+      this.fail(ctx, e);
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.deps.metrics.observeRequest(ctx.route, ctx.method, res.statusCode, seconds);
+      if (ctx.route !== 'health' && ctx.route !== 'metrics') {
+        this.deps.log.info('request', {
+          requestId: ctx.requestId, method: ctx.method, path: redactPath(ctx.path), route: ctx.route,
+          status: res.statusCode, ms: Math.round(seconds * 10_000) / 10, ip: ctx.ip, ...ctx.logFields,
+        });
+      }
+      if (--this.inFlight === 0) this.drained?.();
+    }
+  }
+
+  private fail(ctx: RequestContext, e: unknown): void {
+    if (ctx.res.headersSent) {
+      ctx.res.destroy();
+      return;
+    }
+    if (isAttestryError(e)) {
+      sendJson(ctx.res, STATUS_FOR_KIND[e.kind], { error: e.message, code: e.code });
+      return;
+    }
+    this.deps.log.error('unhandled error', { requestId: ctx.requestId, route: ctx.route, error: (e as Error)?.stack ?? String(e) });
+    sendJson(ctx.res, 500, { error: 'Internal server error', requestId: ctx.requestId });
+  }
+
+  /** Stops accepting connections and waits (bounded) for in-flight requests to finish. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    if (this.inFlight > 0) {
+      await Promise.race([
+        new Promise<void>((resolve) => (this.drained = resolve)),
+        new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref()),
+      ]);
+    }
+    this.server.closeAllConnections();
+    await closed;
+  }
+}

@@ -1,0 +1,98 @@
+// The one place that answers "may principal P do action A on package R?". Deny by default: an
+// action not handled below is refused. Each refusal names the rule that refused it and is logged.
+import type { Logger } from '../../core/logger.ts';
+import type { Principal } from './principal.ts';
+
+/** Closed list of package actions. New entries may be added; existing ones never change meaning. */
+export const PACKAGE_ACTIONS = [
+  'package:read',
+  'package:create',
+  'package:publish',
+  'package:unpublish',
+  'package:deprecate',
+  'package:tag',
+  'package:owners',
+] as const;
+export type PackageAction = (typeof PACKAGE_ACTIONS)[number];
+
+export interface PackageResource {
+  ecosystem: string;
+  name: string;
+  /** The namespace the name lives in (npm `@scope`, without the `@`), or null. */
+  scope: string | null;
+  /** Null when no package of that name was ever created. */
+  state: 'live' | 'deleted' | null;
+  access: 'public' | 'restricted';
+  ownerIds: readonly number[];
+}
+
+export type Decision =
+  | { allow: true; rule: string }
+  | {
+      allow: false;
+      rule: string;
+      /** `unauthenticated`: ask for credentials; `hidden`: answer as if the package did not exist; `forbidden`: refuse. */
+      outcome: 'unauthenticated' | 'hidden' | 'forbidden';
+      message: string;
+    };
+
+const allow = (rule: string): Decision => ({ allow: true, rule });
+const deny = (rule: string, outcome: 'unauthenticated' | 'hidden' | 'forbidden', message: string): Decision =>
+  ({ allow: false, rule, outcome, message });
+
+function decide(p: Principal, action: PackageAction, r: PackageResource): Decision {
+  const isOwner = p.kind === 'user' && r.ownerIds.includes(p.userId);
+
+  if (action === 'package:read') {
+    if (r.access === 'public') return allow('public-read');
+    if (isOwner) return allow('owner-read');
+    return deny('restricted-read', 'hidden', `${r.name} is not found`);
+  }
+
+  if (p.kind !== 'user') return deny('authentication-required', 'unauthenticated', 'You must be logged in to do this');
+  if (p.token?.readonly) return deny('read-only-token', 'forbidden', 'This token is read-only and cannot change packages');
+
+  switch (action) {
+    case 'package:create':
+      if (r.state === 'live') return isOwner ? allow('owner-publish') : deny('owner-required', 'forbidden', `You are not an owner of ${r.name}`);
+      if (r.state === 'deleted') {
+        return isOwner
+          ? allow('former-owner-reclaims')
+          : deny('name-reserved', 'forbidden', `The name ${r.name} was used before and is reserved for its former owners`);
+      }
+      if (r.scope !== null && r.scope !== p.name) {
+        return deny('scope-owner', 'forbidden', `The scope @${r.scope} belongs to the user ${r.scope}; you are ${p.name}`);
+      }
+      return allow(r.scope ? 'own-scope' : 'new-unscoped-name');
+    case 'package:publish':
+    case 'package:unpublish':
+    case 'package:deprecate':
+    case 'package:tag':
+    case 'package:owners':
+      if (r.state !== 'live') return deny('no-such-package', 'hidden', `${r.name} is not found`);
+      return isOwner ? allow('owner') : deny('owner-required', 'forbidden', `You are not an owner of ${r.name}`);
+  }
+  return deny('default-deny', 'forbidden', 'Not allowed');
+}
+
+export class Authorizer {
+  private readonly log: Logger;
+
+  constructor(log: Logger) {
+    this.log = log;
+  }
+
+  check(principal: Principal, action: PackageAction, resource: PackageResource): Decision {
+    const d = decide(principal, action, resource);
+    if (!d.allow) {
+      this.log.info('authorization refused', {
+        action,
+        rule: d.rule,
+        principal: principal.kind === 'user' ? principal.name : 'anonymous',
+        token: principal.kind === 'user' ? principal.token?.id ?? null : null,
+        package: `${resource.ecosystem}:${resource.name}`,
+      });
+    }
+    return d;
+  }
+}

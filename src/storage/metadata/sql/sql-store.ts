@@ -1,0 +1,319 @@
+// The metadata store written once in portable SQL; the engine differences live in the drivers.
+import type { SqlDatabase, SqlExecutor, SqlValue } from './driver.ts';
+import type {
+  ArtifactRecord, DocumentRecord, EventRecord, LoginSessionRecord, MetadataOps, MetadataStore, NewArtifact, NewEvent,
+  NewRelease, NewUser, PackageRecord, ReleaseRecord, SearchHit, ServedArtifact, TokenRecord, UserRecord,
+} from '../store.ts';
+
+type Row = Record<string, unknown>;
+
+const bool = (v: unknown): boolean => v === 1 || v === true || v === '1';
+const num = (v: unknown): number => Number(v);
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
+const toUser = (r: Row): UserRecord => ({
+  id: num(r.id), name: String(r.name), email: String(r.email), passwordHash: String(r.password_hash),
+  isAdmin: bool(r.is_admin), createdAt: num(r.created_at), updatedAt: num(r.updated_at),
+});
+
+const toToken = (r: Row): TokenRecord => ({
+  id: String(r.id), userId: num(r.user_id), tokenHash: String(r.token_hash), displayPrefix: String(r.display_prefix),
+  kind: r.kind === 'api' ? 'api' : 'session', name: strOrNull(r.name), readonly: bool(r.readonly),
+  cidrWhitelist: r.cidr_whitelist ? (JSON.parse(String(r.cidr_whitelist)) as string[]) : null,
+  createdAt: num(r.created_at), expiresAt: numOrNull(r.expires_at), lastUsedAt: numOrNull(r.last_used_at), lastUsedIp: strOrNull(r.last_used_ip),
+});
+
+const toLogin = (r: Row): LoginSessionRecord => ({
+  id: String(r.id), doneHash: String(r.done_hash), createAccount: bool(r.create_account), userId: numOrNull(r.user_id),
+  createdAt: num(r.created_at), expiresAt: num(r.expires_at),
+});
+
+const toPackage = (r: Row): PackageRecord => ({
+  id: num(r.id), ecosystem: String(r.ecosystem), name: String(r.name), createdAt: num(r.created_at), modifiedAt: num(r.modified_at),
+  rev: num(r.rev), access: r.access === 'restricted' ? 'restricted' : 'public', description: String(r.description),
+  keywords: String(r.keywords), latestVersion: strOrNull(r.latest_version), deletedAt: numOrNull(r.deleted_at),
+});
+
+const toRelease = (r: Row): ReleaseRecord => ({
+  id: num(r.id), packageId: num(r.package_id), version: String(r.version), state: r.state === 'unpublished' ? 'unpublished' : 'published',
+  createdAt: num(r.created_at), unpublishedAt: numOrNull(r.unpublished_at), publisherId: numOrNull(r.publisher_id),
+  metadata: String(r.metadata), deprecated: strOrNull(r.deprecated), fragmentFull: String(r.fragment_full), fragmentAbbrev: String(r.fragment_abbrev),
+});
+
+const toArtifact = (r: Row): ArtifactRecord => ({
+  id: num(r.id), releaseId: num(r.release_id), ecosystem: String(r.ecosystem), packageName: String(r.package_name),
+  filename: String(r.filename), blobKey: String(r.blob_key), integrity: String(r.integrity), sha1: String(r.sha1), size: num(r.size),
+});
+
+const PACKAGE_COLUMNS: Record<string, string> = {
+  createdAt: 'created_at', modifiedAt: 'modified_at', rev: 'rev', access: 'access', description: 'description',
+  keywords: 'keywords', latestVersion: 'latest_version', deletedAt: 'deleted_at',
+};
+const RELEASE_COLUMNS: Record<string, string> = {
+  state: 'state', unpublishedAt: 'unpublished_at', deprecated: 'deprecated', fragmentFull: 'fragment_full', fragmentAbbrev: 'fragment_abbrev',
+};
+
+function updateSet(fields: Record<string, unknown>, columns: Record<string, string>): { set: string; params: SqlValue[] } {
+  const parts: string[] = [];
+  const params: SqlValue[] = [];
+  for (const [k, v] of Object.entries(fields)) {
+    const col = columns[k];
+    if (!col || v === undefined) continue;
+    parts.push(`${col} = ?`);
+    params.push(v as SqlValue);
+  }
+  return { set: parts.join(', '), params };
+}
+
+class SqlOps implements MetadataOps {
+  protected readonly x: SqlExecutor;
+  protected readonly dialect: SqlDatabase['dialect'];
+
+  constructor(x: SqlExecutor, dialect: SqlDatabase['dialect']) {
+    this.x = x;
+    this.dialect = dialect;
+  }
+
+  async insertUser(u: NewUser): Promise<UserRecord> {
+    const row = await this.x.get<Row>(
+      'INSERT INTO users (name, email, password_hash, is_admin, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *',
+      [u.name, u.email, u.passwordHash, u.isAdmin ? 1 : 0, u.createdAt, u.updatedAt],
+    );
+    return toUser(row as Row);
+  }
+  async findUserByName(name: string): Promise<UserRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM users WHERE name = ?', [name]);
+    return r && toUser(r);
+  }
+  async findUserById(id: number): Promise<UserRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM users WHERE id = ?', [id]);
+    return r && toUser(r);
+  }
+  async countUsers(): Promise<number> {
+    const r = await this.x.get<Row>('SELECT COUNT(*) AS n FROM users');
+    return num(r?.n ?? 0);
+  }
+
+  async insertToken(t: TokenRecord): Promise<void> {
+    await this.x.run(
+      `INSERT INTO tokens (id, user_id, token_hash, display_prefix, kind, name, readonly, cidr_whitelist, created_at, expires_at, last_used_at, last_used_ip)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [t.id, t.userId, t.tokenHash, t.displayPrefix, t.kind, t.name, t.readonly ? 1 : 0, t.cidrWhitelist ? JSON.stringify(t.cidrWhitelist) : null,
+        t.createdAt, t.expiresAt, t.lastUsedAt, t.lastUsedIp],
+    );
+  }
+  async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM tokens WHERE token_hash = ?', [hash]);
+    return r && toToken(r);
+  }
+  async listTokens(userId: number): Promise<TokenRecord[]> {
+    return (await this.x.all<Row>('SELECT * FROM tokens WHERE user_id = ? ORDER BY created_at, id', [userId])).map(toToken);
+  }
+  async deleteToken(id: string): Promise<boolean> {
+    return (await this.x.run('DELETE FROM tokens WHERE id = ?', [id])).changes > 0;
+  }
+  async touchToken(id: string, at: number, ip: string | null): Promise<void> {
+    await this.x.run('UPDATE tokens SET last_used_at = ?, last_used_ip = ? WHERE id = ?', [at, ip, id]);
+  }
+
+  async insertLoginSession(s: LoginSessionRecord): Promise<void> {
+    await this.x.run('INSERT INTO login_sessions (id, done_hash, create_account, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+      [s.id, s.doneHash, s.createAccount ? 1 : 0, s.userId, s.createdAt, s.expiresAt]);
+  }
+  async findLoginSession(id: string): Promise<LoginSessionRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM login_sessions WHERE id = ?', [id]);
+    return r && toLogin(r);
+  }
+  async findLoginSessionByDoneHash(hash: string): Promise<LoginSessionRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM login_sessions WHERE done_hash = ?', [hash]);
+    return r && toLogin(r);
+  }
+  async approveLoginSession(id: string, userId: number): Promise<void> {
+    await this.x.run('UPDATE login_sessions SET user_id = ? WHERE id = ?', [userId, id]);
+  }
+  async deleteLoginSession(id: string): Promise<boolean> {
+    return (await this.x.run('DELETE FROM login_sessions WHERE id = ?', [id])).changes > 0;
+  }
+  async deleteExpiredLoginSessions(now: number): Promise<void> {
+    await this.x.run('DELETE FROM login_sessions WHERE expires_at < ?', [now]);
+  }
+
+  async findPackage(ecosystem: string, name: string): Promise<PackageRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM packages WHERE ecosystem = ? AND name = ?', [ecosystem, name]);
+    return r && toPackage(r);
+  }
+  async lockPackage(id: number): Promise<void> {
+    // SQLite's BEGIN IMMEDIATE already holds the database write lock.
+    if (this.dialect === 'postgres') await this.x.run('SELECT id FROM packages WHERE id = ? FOR UPDATE', [id]);
+  }
+  async insertPackage(p: Omit<PackageRecord, 'id'>): Promise<PackageRecord> {
+    const r = await this.x.get<Row>(
+      `INSERT INTO packages (ecosystem, name, created_at, modified_at, rev, access, description, keywords, latest_version, deleted_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      [p.ecosystem, p.name, p.createdAt, p.modifiedAt, p.rev, p.access, p.description, p.keywords, p.latestVersion, p.deletedAt],
+    );
+    return toPackage(r as Row);
+  }
+  async updatePackage(id: number, fields: Partial<PackageRecord>): Promise<void> {
+    const { set, params } = updateSet(fields, PACKAGE_COLUMNS);
+    if (set) await this.x.run(`UPDATE packages SET ${set} WHERE id = ?`, [...params, id]);
+  }
+  async searchPackages(ecosystem: string, text: string, limit: number, offset: number): Promise<SearchHit[]> {
+    const like = `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const rows = await this.x.all<Row>(
+      `SELECT name, description, keywords, latest_version, modified_at FROM packages
+       WHERE ecosystem = ? AND deleted_at IS NULL AND access = 'public' AND latest_version IS NOT NULL
+         AND (LOWER(name) LIKE ? ESCAPE '\\' OR LOWER(description) LIKE ? ESCAPE '\\' OR LOWER(keywords) LIKE ? ESCAPE '\\')
+       ORDER BY CASE WHEN LOWER(name) = ? THEN 0 WHEN LOWER(name) LIKE ? ESCAPE '\\' THEN 1 ELSE 2 END, name
+       LIMIT ? OFFSET ?`,
+      [ecosystem, like, like, like, text.toLowerCase(), like, limit, offset],
+    );
+    return rows.map((r) => ({
+      name: String(r.name), description: String(r.description), keywords: String(r.keywords),
+      latestVersion: strOrNull(r.latest_version), modifiedAt: num(r.modified_at),
+    }));
+  }
+
+  async listReleases(packageId: number): Promise<ReleaseRecord[]> {
+    return (await this.x.all<Row>('SELECT * FROM releases WHERE package_id = ? ORDER BY created_at, id', [packageId])).map(toRelease);
+  }
+  async findRelease(packageId: number, version: string): Promise<ReleaseRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM releases WHERE package_id = ? AND version = ?', [packageId, version]);
+    return r && toRelease(r);
+  }
+  async insertRelease(rel: NewRelease): Promise<ReleaseRecord> {
+    const r = await this.x.get<Row>(
+      `INSERT INTO releases (package_id, version, state, created_at, unpublished_at, publisher_id, metadata, deprecated, fragment_full, fragment_abbrev)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      [rel.packageId, rel.version, rel.state, rel.createdAt, rel.unpublishedAt, rel.publisherId, rel.metadata, rel.deprecated, rel.fragmentFull, rel.fragmentAbbrev],
+    );
+    return toRelease(r as Row);
+  }
+  async updateRelease(id: number, fields: Partial<ReleaseRecord>): Promise<void> {
+    const { set, params } = updateSet(fields, RELEASE_COLUMNS);
+    if (set) await this.x.run(`UPDATE releases SET ${set} WHERE id = ?`, [...params, id]);
+  }
+
+  async insertArtifact(a: NewArtifact): Promise<ArtifactRecord> {
+    const r = await this.x.get<Row>(
+      `INSERT INTO artifacts (release_id, ecosystem, package_name, filename, blob_key, integrity, sha1, size)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      [a.releaseId, a.ecosystem, a.packageName, a.filename, a.blobKey, a.integrity, a.sha1, a.size],
+    );
+    return toArtifact(r as Row);
+  }
+  async listArtifacts(releaseId: number): Promise<ArtifactRecord[]> {
+    return (await this.x.all<Row>('SELECT * FROM artifacts WHERE release_id = ? ORDER BY id', [releaseId])).map(toArtifact);
+  }
+  async findServedArtifact(ecosystem: string, packageName: string, filename: string): Promise<ServedArtifact | undefined> {
+    const r = await this.x.get<Row>(
+      `SELECT a.*, r.package_id AS package_id, p.access AS access FROM artifacts a
+       JOIN releases r ON r.id = a.release_id JOIN packages p ON p.id = r.package_id
+       WHERE a.ecosystem = ? AND a.package_name = ? AND a.filename = ? AND r.state = 'published' AND p.deleted_at IS NULL`,
+      [ecosystem, packageName, filename],
+    );
+    return r && { ...toArtifact(r), packageId: num(r.package_id), access: r.access === 'restricted' ? 'restricted' : 'public' };
+  }
+  async listBlobKeys(): Promise<string[]> {
+    return (await this.x.all<Row>('SELECT DISTINCT blob_key FROM artifacts')).map((r) => String(r.blob_key));
+  }
+
+  async setDependencies(releaseId: number, ecosystem: string, deps: readonly string[]): Promise<void> {
+    for (const d of new Set(deps)) {
+      await this.x.run('INSERT INTO release_dependencies (release_id, ecosystem, dependency) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [releaseId, ecosystem, d]);
+    }
+  }
+  async listDependents(ecosystem: string, name: string, limit: number): Promise<string[]> {
+    const rows = await this.x.all<Row>(
+      `SELECT DISTINCT p.name FROM release_dependencies d
+       JOIN releases r ON r.id = d.release_id JOIN packages p ON p.id = r.package_id
+       WHERE d.ecosystem = ? AND d.dependency = ? AND r.state = 'published' AND p.name <> ? AND p.deleted_at IS NULL
+       ORDER BY p.name LIMIT ?`,
+      [ecosystem, name, name, limit],
+    );
+    return rows.map((r) => String(r.name));
+  }
+
+  async listOwners(packageId: number): Promise<UserRecord[]> {
+    return (await this.x.all<Row>(
+      'SELECT u.* FROM package_owners o JOIN users u ON u.id = o.user_id WHERE o.package_id = ? ORDER BY o.added_at, u.name', [packageId],
+    )).map(toUser);
+  }
+  async addOwner(packageId: number, userId: number, at: number): Promise<void> {
+    await this.x.run('INSERT INTO package_owners (package_id, user_id, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [packageId, userId, at]);
+  }
+  async removeOwner(packageId: number, userId: number): Promise<void> {
+    await this.x.run('DELETE FROM package_owners WHERE package_id = ? AND user_id = ?', [packageId, userId]);
+  }
+  async listOwnedPackages(userId: number, ecosystem: string): Promise<string[]> {
+    return (await this.x.all<Row>(
+      `SELECT p.name FROM package_owners o JOIN packages p ON p.id = o.package_id
+       WHERE o.user_id = ? AND p.ecosystem = ? AND p.deleted_at IS NULL ORDER BY p.name`, [userId, ecosystem],
+    )).map((r) => String(r.name));
+  }
+
+  async listTags(packageId: number): Promise<Array<{ tag: string; version: string }>> {
+    return (await this.x.all<Row>('SELECT tag, version FROM dist_tags WHERE package_id = ? ORDER BY tag', [packageId]))
+      .map((r) => ({ tag: String(r.tag), version: String(r.version) }));
+  }
+  async setTag(packageId: number, tag: string, version: string): Promise<void> {
+    await this.x.run(
+      'INSERT INTO dist_tags (package_id, tag, version) VALUES (?, ?, ?) ON CONFLICT (package_id, tag) DO UPDATE SET version = excluded.version',
+      [packageId, tag, version],
+    );
+  }
+  async deleteTag(packageId: number, tag: string): Promise<void> {
+    await this.x.run('DELETE FROM dist_tags WHERE package_id = ? AND tag = ?', [packageId, tag]);
+  }
+
+  async putDocument(ecosystem: string, name: string, form: string, d: DocumentRecord): Promise<void> {
+    await this.x.run(
+      `INSERT INTO documents (ecosystem, name, form, etag, body, modified_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (ecosystem, name, form) DO UPDATE SET etag = excluded.etag, body = excluded.body, modified_at = excluded.modified_at`,
+      [ecosystem, name, form, d.etag, d.body, d.modifiedAt],
+    );
+  }
+  async getDocument(ecosystem: string, name: string, form: string): Promise<DocumentRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT etag, body, modified_at FROM documents WHERE ecosystem = ? AND name = ? AND form = ?', [ecosystem, name, form]);
+    return r && { etag: String(r.etag), body: String(r.body), modifiedAt: num(r.modified_at) };
+  }
+  async getDocumentEtag(ecosystem: string, name: string, form: string): Promise<string | undefined> {
+    const r = await this.x.get<Row>('SELECT etag FROM documents WHERE ecosystem = ? AND name = ? AND form = ?', [ecosystem, name, form]);
+    return r ? String(r.etag) : undefined;
+  }
+  async deleteDocuments(ecosystem: string, name: string): Promise<void> {
+    await this.x.run('DELETE FROM documents WHERE ecosystem = ? AND name = ?', [ecosystem, name]);
+  }
+
+  async insertEvent(e: NewEvent): Promise<void> {
+    await this.x.run('INSERT INTO events (at, type, actor_id, ecosystem, package_name, version, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      [e.at, e.type, e.actorId, e.ecosystem, e.packageName, e.version, JSON.stringify(e.data)]);
+  }
+  async listEvents(ecosystem: string, packageName: string): Promise<EventRecord[]> {
+    const rows = await this.x.all<Row>('SELECT * FROM events WHERE ecosystem = ? AND package_name = ? ORDER BY id', [ecosystem, packageName]);
+    return rows.map((r) => ({
+      id: num(r.id), at: num(r.at), type: String(r.type), actorId: numOrNull(r.actor_id), ecosystem: strOrNull(r.ecosystem),
+      packageName: strOrNull(r.package_name), version: strOrNull(r.version), data: JSON.parse(String(r.data)) as Record<string, unknown>,
+    }));
+  }
+}
+
+export class SqlMetadataStore extends SqlOps implements MetadataStore {
+  readonly engine: string;
+  private readonly db: SqlDatabase;
+
+  constructor(db: SqlDatabase) {
+    super(db, db.dialect);
+    this.db = db;
+    this.engine = db.dialect;
+  }
+
+  transaction<T>(fn: (tx: MetadataOps) => Promise<T>): Promise<T> {
+    return this.db.transaction((x) => fn(new SqlOps(x, this.db.dialect)));
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}

@@ -1,0 +1,89 @@
+// SQLite through node:sqlite. One connection per process; transactions are serialised by an
+// in-process queue (async handlers would otherwise interleave statements on the connection) and
+// use BEGIN IMMEDIATE so several processes sharing the file queue on the busy timeout instead
+// of failing with "database is locked" halfway through.
+import { DatabaseSync, type StatementSync, type SQLInputValue } from 'node:sqlite';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { UniqueViolation, type SqlDatabase, type SqlExecutor, type SqlValue } from '../sql/driver.ts';
+
+const BUSY_TIMEOUT_MS = 10_000;
+
+export class SqliteDatabase implements SqlDatabase {
+  readonly dialect = 'sqlite';
+  private readonly db: DatabaseSync;
+  private readonly statements = new Map<string, StatementSync>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly executor: SqlExecutor;
+
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new DatabaseSync(file, { timeout: BUSY_TIMEOUT_MS });
+    this.db.exec('PRAGMA journal_mode = WAL');
+    this.db.exec('PRAGMA synchronous = NORMAL');
+    this.db.exec('PRAGMA foreign_keys = ON');
+    this.executor = {
+      all: async <T>(sql: string, params: readonly SqlValue[] = []) => this.prepare(sql).all(...(params as SQLInputValue[])) as T[],
+      get: async <T>(sql: string, params: readonly SqlValue[] = []) => this.prepare(sql).get(...(params as SQLInputValue[])) as T | undefined,
+      run: async (sql: string, params: readonly SqlValue[] = []) => {
+        try {
+          const r = this.prepare(sql).run(...(params as SQLInputValue[]));
+          return { changes: Number(r.changes) };
+        } catch (e) {
+          throw mapError(e);
+        }
+      },
+    };
+  }
+
+  private prepare(sql: string): StatementSync {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
+  all<T>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    return this.executor.all<T>(sql, params);
+  }
+  get<T>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
+    return this.executor.get<T>(sql, params);
+  }
+  run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }> {
+    return this.executor.run(sql, params);
+  }
+
+  async exec(sql: string): Promise<void> {
+    this.db.exec(sql);
+  }
+
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const next = this.queue.then(async () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(this.executor);
+        this.db.exec('COMMIT');
+        return result;
+      } catch (e) {
+        if (this.db.isTransaction) this.db.exec('ROLLBACK');
+        throw mapError(e);
+      }
+    });
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    this.db.close();
+  }
+}
+
+function mapError(e: unknown): unknown {
+  if (e instanceof Error && /UNIQUE constraint failed|PRIMARY KEY constraint failed/.test(e.message)) {
+    return new UniqueViolation(e.message);
+  }
+  return e;
+}

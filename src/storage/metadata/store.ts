@@ -1,0 +1,199 @@
+// The metadata store's owner interface. The domain core depends on this file only; which engine
+// implements it is decided in app.ts. Records are plain data; ids and times are numbers
+// (milliseconds since the epoch).
+
+/** A write lost to a uniqueness rule (another writer got there first). Part of the contract. */
+export class UniqueViolation extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UniqueViolation';
+  }
+}
+
+export interface UserRecord {
+  id: number;
+  name: string;
+  email: string;
+  passwordHash: string;
+  isAdmin: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type TokenKind = 'session' | 'api';
+
+export interface TokenRecord {
+  id: string;
+  userId: number;
+  tokenHash: string;
+  displayPrefix: string;
+  kind: TokenKind;
+  name: string | null;
+  readonly: boolean;
+  cidrWhitelist: string[] | null;
+  createdAt: number;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+  lastUsedIp: string | null;
+}
+
+export interface LoginSessionRecord {
+  id: string;
+  doneHash: string;
+  createAccount: boolean;
+  userId: number | null;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export type Access = 'public' | 'restricted';
+
+export interface PackageRecord {
+  id: number;
+  ecosystem: string;
+  name: string;
+  createdAt: number;
+  modifiedAt: number;
+  rev: number;
+  access: Access;
+  description: string;
+  keywords: string;
+  latestVersion: string | null;
+  deletedAt: number | null;
+}
+
+export type ReleaseState = 'published' | 'unpublished';
+
+export interface ReleaseRecord {
+  id: number;
+  packageId: number;
+  version: string;
+  state: ReleaseState;
+  createdAt: number;
+  unpublishedAt: number | null;
+  publisherId: number | null;
+  /** The ecosystem's own metadata for this version, as JSON text (opaque to the core). */
+  metadata: string;
+  deprecated: string | null;
+  /** Precomputed serving fragments owned by the ecosystem adapter (e.g. npm's full and abbreviated version objects). */
+  fragmentFull: string;
+  fragmentAbbrev: string;
+}
+
+export interface ArtifactRecord {
+  id: number;
+  releaseId: number;
+  ecosystem: string;
+  packageName: string;
+  filename: string;
+  /** Key in the blob store: the hex sha512 of the bytes (content addressed). */
+  blobKey: string;
+  integrity: string;
+  sha1: string;
+  size: number;
+}
+
+export interface ServedArtifact extends ArtifactRecord {
+  packageId: number;
+  access: Access;
+}
+
+export interface DocumentRecord {
+  etag: string;
+  body: string;
+  modifiedAt: number;
+}
+
+export interface EventRecord {
+  id: number;
+  at: number;
+  type: string;
+  actorId: number | null;
+  ecosystem: string | null;
+  packageName: string | null;
+  version: string | null;
+  data: Record<string, unknown>;
+}
+
+export interface SearchHit {
+  name: string;
+  description: string;
+  keywords: string;
+  latestVersion: string | null;
+  modifiedAt: number;
+}
+
+export type NewUser = Omit<UserRecord, 'id'>;
+export type NewRelease = Omit<ReleaseRecord, 'id'>;
+export type NewArtifact = Omit<ArtifactRecord, 'id'>;
+export type NewEvent = Omit<EventRecord, 'id'>;
+
+export interface MetadataOps {
+  insertUser(user: NewUser): Promise<UserRecord>;
+  findUserByName(name: string): Promise<UserRecord | undefined>;
+  findUserById(id: number): Promise<UserRecord | undefined>;
+  countUsers(): Promise<number>;
+
+  insertToken(token: TokenRecord): Promise<void>;
+  findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
+  listTokens(userId: number): Promise<TokenRecord[]>;
+  deleteToken(id: string): Promise<boolean>;
+  touchToken(id: string, at: number, ip: string | null): Promise<void>;
+
+  insertLoginSession(session: LoginSessionRecord): Promise<void>;
+  findLoginSession(id: string): Promise<LoginSessionRecord | undefined>;
+  findLoginSessionByDoneHash(hash: string): Promise<LoginSessionRecord | undefined>;
+  approveLoginSession(id: string, userId: number): Promise<void>;
+  deleteLoginSession(id: string): Promise<boolean>;
+  deleteExpiredLoginSessions(now: number): Promise<void>;
+
+  findPackage(ecosystem: string, name: string): Promise<PackageRecord | undefined>;
+  /** Inside a transaction: serialises writers of one package (row lock where the engine has one). */
+  lockPackage(id: number): Promise<void>;
+  insertPackage(pkg: Omit<PackageRecord, 'id'>): Promise<PackageRecord>;
+  updatePackage(id: number, fields: Partial<Omit<PackageRecord, 'id' | 'ecosystem' | 'name'>>): Promise<void>;
+  searchPackages(ecosystem: string, text: string, limit: number, offset: number): Promise<SearchHit[]>;
+
+  listReleases(packageId: number): Promise<ReleaseRecord[]>;
+  findRelease(packageId: number, version: string): Promise<ReleaseRecord | undefined>;
+  insertRelease(release: NewRelease): Promise<ReleaseRecord>;
+  updateRelease(id: number, fields: Partial<Pick<ReleaseRecord, 'state' | 'unpublishedAt' | 'deprecated' | 'fragmentFull' | 'fragmentAbbrev'>>): Promise<void>;
+
+  insertArtifact(artifact: NewArtifact): Promise<ArtifactRecord>;
+  listArtifacts(releaseId: number): Promise<ArtifactRecord[]>;
+  /** The artifact served for a download: only from a published release of a live package. */
+  findServedArtifact(ecosystem: string, packageName: string, filename: string): Promise<ServedArtifact | undefined>;
+  /** Every blob key any artifact row points at (for orphan checks and garbage collection). */
+  listBlobKeys(): Promise<string[]>;
+
+  setDependencies(releaseId: number, ecosystem: string, dependencies: readonly string[]): Promise<void>;
+  /** Names of packages with a published release that depends on `name`, other than itself. */
+  listDependents(ecosystem: string, name: string, limit: number): Promise<string[]>;
+
+  listOwners(packageId: number): Promise<UserRecord[]>;
+  addOwner(packageId: number, userId: number, at: number): Promise<void>;
+  removeOwner(packageId: number, userId: number): Promise<void>;
+  listOwnedPackages(userId: number, ecosystem: string): Promise<string[]>;
+
+  listTags(packageId: number): Promise<Array<{ tag: string; version: string }>>;
+  setTag(packageId: number, tag: string, version: string): Promise<void>;
+  deleteTag(packageId: number, tag: string): Promise<void>;
+
+  putDocument(ecosystem: string, name: string, form: string, doc: DocumentRecord): Promise<void>;
+  getDocument(ecosystem: string, name: string, form: string): Promise<DocumentRecord | undefined>;
+  getDocumentEtag(ecosystem: string, name: string, form: string): Promise<string | undefined>;
+  deleteDocuments(ecosystem: string, name: string): Promise<void>;
+
+  insertEvent(event: NewEvent): Promise<void>;
+  listEvents(ecosystem: string, packageName: string): Promise<EventRecord[]>;
+}
+
+export interface MetadataStore extends MetadataOps {
+  readonly engine: string;
+  /**
+   * Runs `fn` atomically. For the SQLite engine, `fn` must await only the operations of `tx`
+   * (and pure computation): other requests' statements share the connection.
+   */
+  transaction<T>(fn: (tx: MetadataOps) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
