@@ -26,12 +26,20 @@ export function isZeroBlock(block: Buffer): boolean {
   return true;
 }
 
-/** A NUL-terminated field, decoded the way node-tar does (UTF-8 up to the first NUL). */
-export function cString(buf: Buffer, start: number, length: number): string {
-  const end = start + length;
+/**
+ * A NUL-terminated string field, decoded as UTF-8 like node-tar does. node-tar cuts the field at
+ * its first NUL with a regex whose `.` stops at a line break, so it reads `a<NUL><LF>b` as
+ * `a<LF>b`; such fields are refused rather than read differently.
+ */
+export function cString(buf: Buffer, start: number, length: number, what: string): string {
+  const end = Math.min(start + length, buf.length);
   let stop = start;
   while (stop < end && buf[stop] !== 0) stop++;
-  return buf.toString('utf8', start, stop);
+  const value = buf.toString('utf8', start, stop);
+  if (stop < end && buf.toString('utf8', start, end).replace(/\0.*/, '') !== value) {
+    throw corrupt(`${what} ${showPath(value)} has a line break after its terminating NUL`);
+  }
+  return value;
 }
 
 /**
@@ -51,37 +59,60 @@ function numeric(block: Buffer, start: number, length: number, field: string, en
     }
     return value;
   }
-  const text = cString(block, start, length).replace(/^ +| +$/g, '');
+  let stop = start;
+  while (stop < start + length && block[stop] !== 0) stop++;
+  const text = block.toString('latin1', start, stop).replace(/^ +| +$/g, '');
   if (!/^[0-7]+$/.test(text)) throw corrupt(`tar header of ${showPath(entry)} has an invalid ${field} field`);
   const value = parseInt(text, 8);
   if (!Number.isSafeInteger(value)) throw corrupt(`tar header of ${showPath(entry)} has an out-of-range ${field}`);
   return value;
 }
 
+/**
+ * node-tar reads the checksum from 12 bytes, running into the typeflag and linkname: digits that
+ * fill all 8 bytes of the field would be read on into a digit typeflag. Require a terminator.
+ */
+function checksumField(block: Buffer, entry: string): number {
+  let digits = 148;
+  while (digits < 156 && block[digits] === 0x20) digits++;
+  let end = digits;
+  while (end < 156 && (block[end] ?? 0) >= 0x30 && (block[end] ?? 0) <= 0x37) end++;
+  if (end === digits || end === 156) throw corrupt(`tar header of ${showPath(entry)} has an invalid checksum field`);
+  return numeric(block, 148, 8, 'checksum', entry);
+}
+
 /** Parses a non-zero header block; throws ARCHIVE_CORRUPT on a bad checksum or malformed field. */
 export function parseHeader(block: Buffer, offset: number): TarHeader {
-  let name = cString(block, 0, 100);
-  // POSIX ustar only; GNU's `ustar  \0` reuses the prefix area for other fields.
-  if (block.toString('latin1', 257, 265) === 'ustar\u000000') {
-    const prefix = cString(block, 345, 155);
-    if (prefix !== '') name = `${prefix}/${name}`;
-  }
-
-  // The checksum is computed with its own field counted as spaces. Only the unsigned sum is
-  // accepted (node-tar ignores the historic signed variant, and skips such headers).
+  // Verified before any field is decoded, so a damaged block is reported as such.
+  const nul = block.indexOf(0);
+  const label = block.toString('utf8', 0, nul === -1 || nul > 100 ? 100 : nul);
   let sum = 8 * 0x20;
   for (let i = 0; i < 148; i++) sum += block[i] ?? 0;
   for (let i = 156; i < BLOCK_SIZE; i++) sum += block[i] ?? 0;
-  const stored = numeric(block, 148, 8, 'checksum', name);
-  if (stored !== sum) throw corrupt(`tar header checksum mismatch for ${showPath(name)} at byte ${offset}`, { path: showPath(name), offset });
+  // Only the unsigned sum counts: node-tar skips headers with the historic signed variant.
+  if (checksumField(block, label) !== sum) {
+    throw corrupt(`tar header checksum mismatch for ${showPath(label)} at byte ${offset}`, { path: label.slice(0, 200), offset });
+  }
 
+  let name = cString(block, 0, 100, 'entry name');
+  // POSIX ustar only; GNU's `ustar  \0` reuses the prefix area for other fields. The prefix is
+  // read exactly as node-tar reads it: 155 bytes joined even when empty (making `/name`) if the
+  // last one is set, else the 130 bytes star leaves before its timestamps, joined if non-empty.
+  if (block.toString('latin1', 257, 265) === 'ustar\u000000') {
+    if (block[475] !== 0) {
+      name = `${cString(block, 345, 155, 'entry name prefix')}/${name}`;
+    } else {
+      const prefix = cString(block, 345, 130, 'entry name prefix');
+      if (prefix !== '') name = `${prefix}/${name}`;
+    }
+  }
   const flag = block[156] ?? 0;
   return {
     name,
     mode: numeric(block, 100, 8, 'mode', name) & 0o7777,
     size: numeric(block, 124, 12, 'size', name),
     typeflag: flag === 0 ? '0' : String.fromCharCode(flag),
-    linkname: cString(block, 157, 100),
+    linkname: cString(block, 157, 100, 'link target'),
   };
 }
 
@@ -89,9 +120,9 @@ export function parseHeader(block: Buffer, offset: number): TarHeader {
 export const STRUCTURAL_KEYS: ReadonlySet<string> = new Set(['path', 'linkpath', 'size', 'type']);
 
 /**
- * Parses PAX `<length> <key>=<value>\n` records. A record whose length is wrong, or whose value
- * contains a newline or NUL, is refused rather than skipped: node-tar splits on newlines and
- * truncates at NUL, so accepting either would let the two readers disagree about a path.
+ * Parses PAX `<length> <key>=<value>\n` records. A record whose length is wrong or that contains
+ * a newline, or a structural value with a NUL, is refused rather than skipped: node-tar splits on
+ * newlines and cuts at NUL, so accepting either would let the two readers disagree about a path.
  */
 export function parsePaxRecords(body: Buffer, entry: string): Map<string, string> {
   const records = new Map<string, string>();

@@ -16,6 +16,10 @@ export function showPath(path: string): string {
 // is checked on Linux: the registry protects whoever installs it.
 const isAbsolute = (p: string): boolean => /^[/\\]/.test(p) || /^[A-Za-z]:/.test(p);
 
+// Windows drops trailing dots and spaces from a path segment, so `.. ` and `...` can mean `..`.
+const isDotDot = (segment: string): boolean => /^\.\.[. ]*$/.test(segment);
+const hasDotDot = (p: string): boolean => p.split(/[/\\]/).some(isDotDot);
+
 const detail = (path: string): Record<string, unknown> => ({ path: path.length > MAX_SHOWN ? path.slice(0, MAX_SHOWN) : path });
 
 /**
@@ -27,7 +31,7 @@ export function normaliseEntryPath(raw: string): string {
   if (isAbsolute(raw) || isAbsolute(stripped)) {
     throw invalid('ARCHIVE_ABSOLUTE_PATH', `archive entry ${showPath(raw)} has an absolute path`, detail(raw));
   }
-  if (stripped.split(/[/\\]/).includes('..')) {
+  if (hasDotDot(stripped)) {
     throw invalid('ARCHIVE_PATH_TRAVERSAL', `archive entry ${showPath(raw)} contains a '..' path segment`, detail(raw));
   }
   const segments = stripped.split('/');
@@ -55,6 +59,7 @@ export function resolveSymlinkTarget(linkPath: string, target: string): string {
   let named = false;
   for (const segment of portable.split('/')) {
     if (segment === '' || segment === '.') continue;
+    if (segment !== '..' && isDotDot(segment)) throw escapes(linkPath, target, `has the ambiguous segment ${showPath(segment)}`);
     if (segment !== '..') named = true;
     else if (named) throw escapes(linkPath, target, "has a '..' after a directory name");
   }
@@ -67,7 +72,7 @@ export function resolveSymlinkTarget(linkPath: string, target: string): string {
 export function normaliseHardlinkTarget(linkPath: string, target: string): string {
   const stripped = target.startsWith('./') ? target.slice(2) : target;
   if (isAbsolute(target) || isAbsolute(stripped)) throw escapes(linkPath, target, 'has an absolute target');
-  if (stripped.split(/[/\\]/).includes('..')) throw escapes(linkPath, target, "has a '..' segment in its target");
+  if (hasDotDot(stripped)) throw escapes(linkPath, target, "has a '..' segment in its target");
   const segments = stripped.split('/');
   if (segments[0] !== 'package') throw escapes(linkPath, target, 'points outside package/');
   return ['package', ...segments.slice(1).filter((s) => s !== '' && s !== '.')].join('/');

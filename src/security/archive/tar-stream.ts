@@ -10,6 +10,9 @@ import { SymlinkIndex, normaliseEntryPath, normaliseHardlinkTarget, resolveSymli
 /** node-tar ignores larger extended headers (its maxMetaEntrySize); ignoring one would desync us. */
 export const MAX_META_BYTES = 1024 * 1024;
 
+/** Tar writers pad to a 10 KiB record at most; anything far beyond that is not padding. */
+export const MAX_TRAILING_BYTES = 1024 * 1024;
+
 export interface TarParserOptions {
   maxEntries: number;
   maxUncompressedBytes: number;
@@ -53,6 +56,8 @@ export class TarParser {
   #current = '';
   #pending: Pending | undefined;
   #sawZeroBlock = false;
+  /** Bytes after the end-of-archive marker. */
+  #trailing = 0;
   /** Bytes of tar stream consumed so far. */
   #position = 0;
   /** Real entries plus global headers, which attach to nothing and so need their own bound. */
@@ -67,9 +72,15 @@ export class TarParser {
     while (off < chunk.length) {
       const available = chunk.length - off;
       if (this.#state === 'ended') {
-        // Whatever follows the end-of-archive marker is never read by tar; it still counts
-        // against the uncompressed limit, which the caller enforces.
+        // Tar never reads what follows the end-of-archive marker, but clients still inflate it:
+        // a little record padding is normal, megabytes of it are a cheap bomb.
+        this.#trailing += available;
         this.#position += available;
+        if (this.#trailing > MAX_TRAILING_BYTES) {
+          throw tooLarge('ARCHIVE_UNCOMPRESSED_TOO_LARGE', `tarball has more than ${MAX_TRAILING_BYTES} bytes of data after its end-of-archive marker`, {
+            limit: MAX_TRAILING_BYTES,
+          });
+        }
         return;
       }
       if (this.#state === 'header') {
@@ -149,7 +160,9 @@ export class TarParser {
   #metaHeader(header: TarHeader): void {
     const kind = header.typeflag === 'L' || header.typeflag === 'K' ? 'GNU long name' : 'PAX';
     this.#current = header.name;
-    // node-tar drops an L/K header that has a linkname and would then parse its body as headers.
+    // node-tar drops an extended header without a name, or an L/K header with a linkname, and
+    // would then parse its body as headers.
+    if (header.name === '') throw corrupt(`${kind} header at byte ${this.#position - BLOCK_SIZE} has an empty name`);
     if ((header.typeflag === 'L' || header.typeflag === 'K') && header.linkname !== '') {
       throw corrupt(`${kind} header ${showPath(header.name)} carries a link target`);
     }
@@ -163,7 +176,7 @@ export class TarParser {
   #applyMeta(header: TarHeader, data: Buffer): void {
     const pending: Pending = this.#pending ?? {};
     if (header.typeflag === 'L' || header.typeflag === 'K') {
-      const value = cString(data, 0, data.length);
+      const value = cString(data, 0, data.length, 'GNU long name');
       if (value === '') throw corrupt(`GNU long name header ${showPath(header.name)} is empty`);
       if (header.typeflag === 'L') pending.path = value;
       else pending.linkpath = value;
@@ -245,6 +258,10 @@ export class TarParser {
     if (!isLink && header.linkname !== '') throw corrupt(`archive entry ${showPath(rawPath)} is not a link but has a link target`);
 
     const path = normaliseEntryPath(rawPath);
+    if (path === 'package' && type !== 'directory') {
+      // Anything but a directory here would replace the package root itself.
+      throw invalid('ARCHIVE_ENTRY_OUTSIDE_PACKAGE', `archive entry ${showPath(rawPath)} must be a directory, not a ${type}`, { path: rawPath.slice(0, 200) });
+    }
     const through = this.#links.find(path, false);
     if (through !== undefined) {
       throw invalid('ARCHIVE_LINK_ESCAPES', `archive entry ${showPath(path)} would be written through the symlink ${showPath(through)}`, {
