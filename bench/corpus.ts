@@ -45,7 +45,8 @@ const NOUN = ['parser', 'router', 'logger', 'cache', 'queue', 'stream', 'buffer'
   'limit', 'store', 'table', 'graph', 'tree', 'list', 'map', 'set', 'proxy', 'fetch', 'client', 'server', 'socket',
   'worker', 'task', 'job', 'timer', 'watch', 'build', 'bundle', 'lint', 'test', 'mock', 'spy', 'assert', 'trace'] as const;
 const EXTRA = ['utils', 'core', 'js', 'kit', 'lite', 'plus', 'x', 'ng', 'io', 'lib', 'tools', 'helpers'] as const;
-const SCOPES = ['acme', 'corp', 'infra', 'ui', 'data'] as const;
+// Attestry ties a scope to the account (or org) of that name: the bench publishes as user "bench".
+const SCOPES = ['bench'] as const;
 const LICENSES = ['MIT', 'MIT', 'MIT', 'ISC', 'Apache-2.0', 'BSD-3-Clause'] as const;
 const FIRST = ['Ada', 'Linus', 'Grace', 'Ken', 'Barbara', 'Dennis', 'Margaret', 'Guido', 'Anders', 'Brendan', 'Radia', 'Frances'] as const;
 const LAST = ['Lovelace', 'Torvalds', 'Hopper', 'Thompson', 'Liskov', 'Ritchie', 'Hamilton', 'Rossum', 'Hejlsberg', 'Eich', 'Perlman', 'Allen'] as const;
@@ -127,7 +128,7 @@ export const QUICK_CORPUS: CorpusOptions = { seed: 20261123, packages: 60, giant
 /** Bytes the server adds to each version object (dist, _id, _npmUser): calibrated against Attestry. */
 const SERVER_BYTES_PER_VERSION = 330;
 const MID_DOC_TARGET = 66 * 1024;
-const TARBALL_TARGET_RAW = 29_900;
+const TARBALL_TARGET_RAW = 26_800;
 
 function nextVersion(r: Rand, prev: [number, number, number]): [number, number, number] {
   const x = r();

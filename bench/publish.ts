@@ -105,7 +105,7 @@ export function publishItems(corpus: Corpus, prefix: string, count: number, url:
     const tv = template.versions[0] as CorpusVersion;
     const name = `${prefix}-${Math.floor(k / 10)}`;
     const version = `1.0.${k % 10}`;
-    const manifest = { ...tv.manifest, name, version };
+    const manifest: Record<string, unknown> = { ...tv.manifest, name, version };
     delete manifest.readme;
     const pkg: CorpusPackage = { index: -1, name, versions: [], estimatedDocBytes: 0 };
     const tgz = cachedTarball(cacheDir, corpus.seed, pkg, { version, manifest, payloadBytes: 0 });

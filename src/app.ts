@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Config } from './config/config.ts';
 import type { Logger } from './core/logger.ts';
 import { systemClock, type Clock } from './core/clock.ts';
+import { armedFailpoint, noFailpoint, type Failpoint } from './core/failpoints.ts';
 import { AccountService } from './core/accounts/account-service.ts';
 import { PackageService } from './core/packages/package-service.ts';
 import { PublishPipeline } from './core/publish/pipeline.ts';
@@ -57,6 +58,13 @@ export function accountService(config: Config, store: MetadataStore, log: Logger
   return new AccountService(store, { registrationOpen: config.registrationOpen, sessionTokenDays: config.sessionTokenDays }, clock, log);
 }
 
+function failpointFromEnv(log: Logger): Failpoint {
+  const armed = process.env.ATTESTRY_FAILPOINT;
+  if (!armed) return noFailpoint;
+  log.warn('CRASH TEST MODE: a failpoint is armed and will SIGKILL this process; never set ATTESTRY_FAILPOINT in production', { failpoint: armed });
+  return armedFailpoint(armed);
+}
+
 export interface RunningRegistry {
   url: string;
   port: number;
@@ -95,7 +103,7 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
     maxManifestBytes: config.limits.maxManifestBytes,
   });
   const packages = new PackageService({ store, authorizer, unpublishPolicy: config.unpublish, clock, log });
-  const publisher = new PublishPipeline({ store, blobs, authorizer, clock, log });
+  const publisher = new PublishPipeline({ store, blobs, authorizer, clock, log, failpoint: failpointFromEnv(log) });
   handlers.push(
     opsHandler(metrics, async () => void (await store.countUsers()), VERSION),
     webLoginHandler(accounts),

@@ -5,6 +5,7 @@ import { accountService, openStorage, startRegistry } from '../app.ts';
 import { createJsonLogger } from '../observability/json-logger.ts';
 import { isAttestryError } from '../core/errors.ts';
 import { VERSION } from '../version.ts';
+import { checkStorage } from '../core/maintenance/storage-check.ts';
 
 const USAGE = `attestry ${VERSION}
 
@@ -13,6 +14,8 @@ Usage:
   attestry user create <name> --email <address> [--admin] --password-stdin
                                       create an account without the web or npm flow
                                       (works even when registration is closed)
+  attestry check                      verify stored data: every artifact's blob exists and
+                                      matches its digest, no half-written release (exit 1 if not)
   attestry version                    print the version
 `;
 
@@ -58,12 +61,25 @@ async function userCreate(args: string[]): Promise<void> {
   }
 }
 
+async function check(): Promise<void> {
+  const { store, blobs } = await openStorage(loadConfig());
+  try {
+    const report = await checkStorage(store, blobs);
+    for (const p of report.problems) process.stdout.write(`problem: ${p}\n`);
+    process.stdout.write(`checked ${report.artifactsChecked} artifacts: ${report.problems.length === 0 ? 'ok' : `${report.problems.length} problem(s)`}\n`);
+    if (report.problems.length > 0) process.exitCode = 1;
+  } finally {
+    await store.close();
+  }
+}
+
 class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<void> {
   const [command, sub, ...rest] = argv;
   if (command === 'serve') return serve();
   if (command === 'user' && sub === 'create') return userCreate(rest);
+  if (command === 'check') return check();
   if (command === 'version' || command === '--version') {
     process.stdout.write(`${VERSION}\n`);
     return;

@@ -19,8 +19,8 @@ export interface TestRegistry {
   stop(): Promise<void>;
   /** SIGKILL, then wait for the exit: a crash, not a shutdown. */
   kill9(): Promise<void>;
-  /** Starts a new process on the same data (and database) after a stop or a crash. */
-  restart(): Promise<TestRegistry>;
+  /** Starts a new process on the same data (and database) after a stop or a crash; `env` replaces the extra settings. */
+  restart(env?: Record<string, string>): Promise<TestRegistry>;
   /** Removes the data directory and database. */
   destroy(): Promise<void>;
 }
@@ -95,7 +95,7 @@ export async function startRegistry(options: StartOptions = {}): Promise<TestReg
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
       await exited;
     },
-    restart: () => startRegistry({ store, env: options.env, dataDir, databaseUrl, dropDatabase }),
+    restart: (extra?: Record<string, string>) => startRegistry({ store, env: extra ?? options.env, dataDir, databaseUrl, dropDatabase }),
     async destroy() {
       await registry.stop();
       await dropDatabase?.();

@@ -150,3 +150,17 @@ export function makeTar(entries: readonly TarEntrySpec[], opts: TarOptions = {})
 export function makeTarGz(entries: readonly TarEntrySpec[], opts: TarOptions = {}): Buffer {
   return gzipSync(makeTar(entries, opts));
 }
+
+/**
+ * A gzip file that inflates to `prefix` (raw tar bytes) followed by `zeroBytes` zeros: one gzip
+ * member for the prefix, then the same small member of 1 MiB of zeros repeated (gunzip reads
+ * concatenated members as one stream). The inflated data never exists in memory, so a test can
+ * build a gzip bomb of any size for the price of 1 MiB.
+ */
+export function gzipWithZeros(prefix: Buffer, zeroBytes: number): Buffer {
+  const MiB = 1024 * 1024;
+  const full = gzipSync(Buffer.alloc(MiB), { level: 9 });
+  const members = [gzipSync(prefix)];
+  for (let left = zeroBytes; left > 0; left -= MiB) members.push(left >= MiB ? full : gzipSync(Buffer.alloc(left), { level: 9 }));
+  return Buffer.concat(members);
+}

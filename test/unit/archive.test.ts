@@ -476,6 +476,11 @@ describe('inspectTarGz: tar structure', () => {
     await refuses(rawTarGz(header), 'ARCHIVE_CORRUPT', { path: 'package/a' });
   });
 
+  it('ARCHIVE_CORRUPT for an extended header without a name (node-tar would skip it)', async () => {
+    const data = Buffer.from('18 path=package/b\n');
+    await refuses(rawTarGz(tarHeader({ name: '', typeflag: 'x', size: data.length }), padded(data), tarHeader({ name: 'package/a', typeflag: '0' })), 'ARCHIVE_CORRUPT');
+  });
+
   it('ARCHIVE_CORRUPT for an entry with an empty name', async () => {
     await refuses(rawTarGz(tarHeader({ name: '', typeflag: '0' })), 'ARCHIVE_CORRUPT');
   });
@@ -582,6 +587,13 @@ describe('inspectTarGz: paths', () => {
   it('ARCHIVE_ENTRY_OUTSIDE_PACKAGE when package itself is not a directory', async () => {
     await refuses(makeTarGz([{ path: 'package', content: 'x' }]), 'ARCHIVE_ENTRY_OUTSIDE_PACKAGE');
     await refuses(makeTarGz([{ path: 'package', type: 'symlink', linkTarget: 'package/lib' }]), 'ARCHIVE_ENTRY_OUTSIDE_PACKAGE');
+  });
+
+  it('reads the ustar prefix as node-tar does: a set last byte joins even an empty prefix', async () => {
+    const header = tarHeader({ name: 'package/x', typeflag: '0' });
+    header[475] = 0x41; // node-tar now reads the path as "/package/x"
+    setChecksum(header);
+    await refuses(rawTarGz(header), 'ARCHIVE_ABSOLUTE_PATH', { path: '/package/x' });
   });
 
   it('truncates long paths in messages to 200 characters', async () => {

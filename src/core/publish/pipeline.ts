@@ -4,6 +4,7 @@
 // addressed, so a crash leaves at worst an unreferenced blob, never a row without its blob.
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.ts';
+import type { Failpoint } from '../failpoints.ts';
 import { AttestryError, conflict, invalid } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { BlobStore } from '../../storage/blobs/store.ts';
@@ -48,6 +49,8 @@ interface DigestedArtifact extends PublishArtifactInput {
 }
 
 export interface PublishDeps {
+  /** Crash points for crash-consistency tests; a no-op in production. */
+  failpoint: Failpoint;
   store: MetadataStore;
   blobs: BlobStore;
   authorizer: Authorizer;
@@ -67,6 +70,7 @@ export class PublishPipeline {
     const artifacts = this.digest(input.artifacts);
     const facts = await this.validateArtifacts(input, artifacts);
     await this.storeBlobs(artifacts);
+    this.d.failpoint('publish.after-blobs');
     const outcome = await this.commitWithRetry(principal, input, artifacts, facts);
     this.d.log.info(outcome.status === 'created' ? 'release published' : 'identical publish retried', {
       ecosystem: input.ecosystem.id, package: input.name, version: input.version, user: principal.kind === 'user' ? principal.name : null,
@@ -181,6 +185,7 @@ export class PublishPipeline {
       at: now, type: 'release.published', actorId: publisher?.userId ?? null, ecosystem: eco.id, packageName: input.name, version: input.version,
       data: { artifacts: artifacts.map((a) => ({ filename: a.filename, integrity: a.integrity, size: a.data.length })), tags: input.tags },
     });
+    this.d.failpoint('publish.before-commit');
     return { status: 'created', name: input.name, version: input.version };
   }
 }

@@ -1,7 +1,8 @@
 // Inspects an uploaded npm tarball (gzip + tar) without unpacking it: lists its entries, returns
 // the few files the caller asks for, and refuses anything unsafe or oversized. The tarball is
 // inflated as a stream and parsed as it inflates, so a gzip bomb costs at most the uncompressed
-// limit in CPU and a few chunks of memory. Rules and error codes: docs/tarball-validation.md.
+// limit in CPU and never holds more than a few inflated chunks. Rules and error codes:
+// docs/tarball-validation.md.
 import { createGunzip } from 'node:zlib';
 import { invalid, isAttestryError, tooLarge } from '../../core/errors.ts';
 import { TarParser } from './tar-stream.ts';
@@ -59,6 +60,7 @@ export interface InspectedArchive {
 // of dead buffers build up first), and never retained by us.
 const INFLATE_CHUNK_BYTES = 256 * 1024;
 
+/** Input slice size; zlib takes them one at a time and can be stopped between any two. */
 const FEED_BYTES = 64 * 1024;
 
 function limit(name: string, value: number | undefined, fallback: number): number {
@@ -137,8 +139,7 @@ export async function inspectTarGz(data: Buffer, options: InspectOptions = {}): 
         fail(e);
       }
     });
-    // The input is already in memory, so queueing every slice costs no copies; zlib still
-    // inflates them one output chunk at a time.
+    // The input is already in memory, so queueing every slice costs no copies.
     for (let i = 0; i < data.length; i += FEED_BYTES) gunzip.write(data.subarray(i, i + FEED_BYTES));
     gunzip.end();
   });

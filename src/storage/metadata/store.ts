@@ -165,6 +165,10 @@ export interface MetadataOps {
   findServedArtifact(ecosystem: string, packageName: string, filename: string): Promise<ServedArtifact | undefined>;
   /** Every blob key any artifact row points at (for orphan checks and garbage collection). */
   listBlobKeys(): Promise<string[]>;
+  /** Published releases that have no artifact row (must never exist). */
+  listReleasesWithoutArtifacts(): Promise<Array<{ ecosystem: string; name: string; version: string }>>;
+  /** Live packages with at least one published release but no served document (must never exist). */
+  listPackagesWithoutDocuments(): Promise<Array<{ ecosystem: string; name: string }>>;
 
   setDependencies(releaseId: number, ecosystem: string, dependencies: readonly string[]): Promise<void>;
   /** Names of packages with a published release that depends on `name`, other than itself. */

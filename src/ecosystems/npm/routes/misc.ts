@@ -4,9 +4,9 @@ import { invalid, notFound } from '../../../core/errors.ts';
 import { readJson } from '../../../http/body.ts';
 import { sendJson } from '../../../http/respond.ts';
 import type { NpmDeps } from '../deps.ts';
-import { validateTag } from '../publish-body.ts';
-import { validateVersion } from '../publish-body.ts';
+import { validateTag, validateVersion } from '../publish-body.ts';
 import { requireUser } from './accounts.ts';
+import { ANONYMOUS } from '../../../security/authz/principal.ts';
 
 const MAX_SEARCH_SIZE = 250;
 
@@ -37,8 +37,9 @@ export async function search(d: NpmDeps, ctx: RequestContext): Promise<void> {
   const size = Math.min(Math.max(Number(ctx.query.get('size') ?? 20) || 20, 1), MAX_SEARCH_SIZE);
   const from = Math.max(Number(ctx.query.get('from') ?? 0) || 0, 0);
   const hits = text ? await d.packages.search(d.eco, text, size, from) : [];
+  const owners = await Promise.all(hits.map(async (h) => (await d.packages.snapshot(ANONYMOUS, d.eco, h.name)).owners.map((o) => o.name)));
   sendJson(ctx.res, 200, {
-    objects: hits.map((h) => ({
+    objects: hits.map((h, i) => ({
       package: {
         name: h.name,
         version: h.latestVersion,
@@ -46,8 +47,8 @@ export async function search(d: NpmDeps, ctx: RequestContext): Promise<void> {
         keywords: h.keywords ? h.keywords.split(' ') : [],
         date: new Date(h.modifiedAt).toISOString(),
         links: { npm: `${d.publicUrl}/${h.name}` },
-        publisher: { username: '' },
-        maintainers: [],
+        publisher: { username: owners[i]?.[0] ?? '' },
+        maintainers: (owners[i] ?? []).map((username) => ({ username })),
       },
       score: { final: 1, detail: { quality: 1, popularity: 1, maintenance: 1 } },
       searchScore: 1,

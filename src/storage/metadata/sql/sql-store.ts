@@ -219,6 +219,22 @@ class SqlOps implements MetadataOps {
     return (await this.x.all<Row>('SELECT DISTINCT blob_key FROM artifacts')).map((r) => String(r.blob_key));
   }
 
+  async listReleasesWithoutArtifacts(): Promise<Array<{ ecosystem: string; name: string; version: string }>> {
+    const rows = await this.x.all<Row>(
+      `SELECT p.ecosystem, p.name, r.version FROM releases r JOIN packages p ON p.id = r.package_id
+       WHERE r.state = 'published' AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.release_id = r.id)`,
+    );
+    return rows.map((r) => ({ ecosystem: String(r.ecosystem), name: String(r.name), version: String(r.version) }));
+  }
+  async listPackagesWithoutDocuments(): Promise<Array<{ ecosystem: string; name: string }>> {
+    const rows = await this.x.all<Row>(
+      `SELECT p.ecosystem, p.name FROM packages p
+       WHERE p.deleted_at IS NULL AND EXISTS (SELECT 1 FROM releases r WHERE r.package_id = p.id AND r.state = 'published')
+         AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.ecosystem = p.ecosystem AND d.name = p.name)`,
+    );
+    return rows.map((r) => ({ ecosystem: String(r.ecosystem), name: String(r.name) }));
+  }
+
   async setDependencies(releaseId: number, ecosystem: string, deps: readonly string[]): Promise<void> {
     for (const d of new Set(deps)) {
       await this.x.run('INSERT INTO release_dependencies (release_id, ecosystem, dependency) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [releaseId, ecosystem, d]);
