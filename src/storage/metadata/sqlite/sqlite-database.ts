@@ -22,17 +22,17 @@ export class SqliteDatabase implements SqlDatabase {
     this.db.exec('PRAGMA journal_mode = WAL');
     this.db.exec('PRAGMA synchronous = NORMAL');
     this.db.exec('PRAGMA foreign_keys = ON');
+    const guarded = <T>(fn: () => T): Promise<T> => {
+      try {
+        return Promise.resolve(fn());
+      } catch (e) {
+        return Promise.reject(mapError(e));
+      }
+    };
     this.executor = {
-      all: async <T>(sql: string, params: readonly SqlValue[] = []) => this.prepare(sql).all(...(params as SQLInputValue[])) as T[],
-      get: async <T>(sql: string, params: readonly SqlValue[] = []) => this.prepare(sql).get(...(params as SQLInputValue[])) as T | undefined,
-      run: async (sql: string, params: readonly SqlValue[] = []) => {
-        try {
-          const r = this.prepare(sql).run(...(params as SQLInputValue[]));
-          return { changes: Number(r.changes) };
-        } catch (e) {
-          throw mapError(e);
-        }
-      },
+      all: <T>(sql: string, params: readonly SqlValue[] = []) => guarded(() => this.prepare(sql).all(...(params as SQLInputValue[])) as T[]),
+      get: <T>(sql: string, params: readonly SqlValue[] = []) => guarded(() => this.prepare(sql).get(...(params as SQLInputValue[])) as T | undefined),
+      run: (sql: string, params: readonly SqlValue[] = []) => guarded(() => ({ changes: Number(this.prepare(sql).run(...(params as SQLInputValue[])).changes) })),
     };
   }
 
