@@ -4,7 +4,7 @@
 // Everything generated lives under bench/.work; results go to bench/.work/results.json.
 // Method and figures: docs/performance.md.
 import { spawnSync } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -213,9 +213,9 @@ async function measureReads(s: Server, cases: ReadCase[], o: Options): Promise<R
     if (c.headers['accept-encoding']) note = `content-encoding: ${String(first.headers['content-encoding'] ?? 'none')}`;
     const label = `${s.name.toLowerCase()}-${c.id}`;
     if (o.warmup > 0) await runWrk({ url, headers, durationSec: o.warmup, connections: o.connections, workDir: path.join(WORK, 'wrk'), label: `${label}-warmup` });
-    const r = await runWrk({ url, headers, durationSec: o.duration, connections: o.connections, workDir: path.join(WORK, 'wrk'), label });
+    const r = await runWrk({ url, headers, durationSec: o.duration, connections: o.connections, workDir: path.join(WORK, 'wrk'), label, serverPid: s.proc.pid });
     out[c.id] = { ...r, bodyBytes, status: c.conditional ? 304 : 200, note };
-    log(`  ${s.name.padEnd(9)} ${c.label.padEnd(28)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50ms.toFixed(1)} ms  p99 ${r.p99ms.toFixed(1)} ms  ${fmtBytes(bodyBytes)} body${r.errors ? `  ${r.errors} errors` : ''}${note ? `  (${note})` : ''}`);
+    log(`  ${s.name.padEnd(9)} ${c.label.padEnd(28)} ${r.rps.toFixed(0).padStart(8)} req/s  p50 ${r.p50ms.toFixed(1)} ms  p99 ${r.p99ms.toFixed(1)} ms  server CPU ${r.serverCpu === null ? '-' : `${(r.serverCpu * 100).toFixed(0)}%`}  ${fmtBytes(bodyBytes)} body${r.errors ? `  ${r.errors} errors` : ''}${note ? `  (${note})` : ''}`);
   }
   return out;
 }
@@ -367,6 +367,7 @@ async function main(): Promise<void> {
   mkdirSync(WORK, { recursive: true });
   rmSync(path.join(WORK, 'wrk'), { recursive: true, force: true });
   const startedAt = new Date();
+  const loadAtStart = loadavg();
   const t0 = Date.now();
 
   const corpusOpts = o.quick ? QUICK_CORPUS : FULL_CORPUS;
@@ -471,6 +472,8 @@ async function main(): Promise<void> {
     verdaccio: o.skipVerdaccio ? null : (JSON.parse(readFileSync(path.join(BENCH_DIR, 'node_modules/verdaccio/package.json'), 'utf8')) as { version: string }).version,
     wrk: versionOf('wrk', ['-v']),
     nginx: o.skipInstall ? null : versionOf('nginx', ['-v']),
+    loadAverageAtStart: loadAtStart.map((x) => Math.round(x * 100) / 100),
+    loadAverageAtEnd: loadavg().map((x) => Math.round(x * 100) / 100),
   };
   const results = {
     date: startedAt.toISOString(),

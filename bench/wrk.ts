@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { assertLoopback } from './http.ts';
 import { runAsync } from './procs.ts';
-import { CLIENT_CORE } from './servers.ts';
+import { CLIENT_CORE, cpuSecondsOf } from './servers.ts';
 
 export interface WrkResult {
   requests: number;
@@ -15,6 +15,8 @@ export interface WrkResult {
   errors: number;
   p50ms: number;
   p99ms: number;
+  /** Share of one core the server used during the measurement (1 = saturated). */
+  serverCpu: number | null;
 }
 
 export interface WrkOptions {
@@ -24,6 +26,8 @@ export interface WrkOptions {
   connections: number;
   workDir: string;
   label: string;
+  /** The server's pid, to report how busy its core was. */
+  serverPid?: number;
 }
 
 const luaString = (s: string) => JSON.stringify(s); // JSON string escapes are valid Lua for ASCII
@@ -50,7 +54,9 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   writeFileSync(out, '');
   const args = ['-c', CLIENT_CORE, 'wrk', '-t1', `-c${o.connections}`, `-d${o.durationSec}s`, '--timeout', '30s', '-s', lua, o.url];
   // wrk stops by itself after -d; the timeout is a safety net.
+  const cpu0 = o.serverPid ? cpuSecondsOf(o.serverPid) : 0;
   const code = await runAsync(`wrk ${o.label}`, 'taskset', args, { logFile: out, timeoutMs: (o.durationSec + 60) * 1000 });
+  const cpu1 = o.serverPid ? cpuSecondsOf(o.serverPid) : 0;
   const text = readFileSync(out, 'utf8');
   const m = /WRK_JSON (\{.*\})/.exec(text);
   if (code !== 0 || !m) throw new Error(`wrk ${o.label} failed (exit ${String(code)}):\n${text.slice(-2000)}`);
@@ -64,5 +70,6 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
     errors: j.errors,
     p50ms: j.p50_us / 1000,
     p99ms: j.p99_us / 1000,
+    serverCpu: o.serverPid ? (cpu1 - cpu0) / seconds : null,
   };
 }

@@ -9,6 +9,7 @@ import { armedFailpoint, noFailpoint, type Failpoint } from './core/failpoints.t
 import { AccountService } from './core/accounts/account-service.ts';
 import { PackageService } from './core/packages/package-service.ts';
 import { PublishPipeline } from './core/publish/pipeline.ts';
+import { reprojectIfNeeded } from './core/maintenance/reproject.ts';
 import { Authorizer } from './security/authz/authorize.ts';
 import { ANONYMOUS } from './security/authz/principal.ts';
 import type { MetadataStore } from './storage/metadata/store.ts';
@@ -102,6 +103,7 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
     archiveLimits: { maxCompressedBytes: config.limits.maxTarballBytes, maxUncompressedBytes: config.limits.maxUnpackedBytes, maxEntries: config.limits.maxTarballEntries },
     maxManifestBytes: config.limits.maxManifestBytes,
   });
+  await reprojectIfNeeded(store, eco, clock, log);
   const packages = new PackageService({ store, authorizer, unpublishPolicy: config.unpublish, clock, log });
   const publisher = new PublishPipeline({ store, blobs, authorizer, clock, log, failpoint: failpointFromEnv(log) });
   handlers.push(

@@ -70,6 +70,12 @@ export class HttpServer {
       principal: () => (principal ??= this.deps.resolvePrincipal(ctx)),
     };
     try {
+      if (this.deps.handlers.length === 0) {
+        // Listening before the services are wired (start-up maintenance may take a while).
+        ctx.route = 'starting';
+        sendJson(res, 503, { error: 'The registry is starting; retry shortly' }, { 'retry-after': '2' });
+        return;
+      }
       let handled = false;
       for (const h of this.deps.handlers) {
         if ((handled = await h(ctx))) break;

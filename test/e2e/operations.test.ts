@@ -56,6 +56,18 @@ describe('configuration', () => {
       assert.equal(res.status, 201, JSON.stringify(res.body));
       const doc = (await (await fetch(`${local}/url-pkg`)).json()) as { versions: Record<string, { dist: { tarball: string } }> };
       assert.equal(doc.versions['1.0.0']?.dist.tarball, 'https://registry.example.test/npm/url-pkg/-/url-pkg-1.0.0.tgz');
+
+      // Moving the registry re-renders what it serves: no tarball URL keeps pointing at the old place.
+      await registry.stop();
+      const moved = await registry.restart({ ATTESTRY_PUBLIC_URL: 'https://new.example.test' });
+      try {
+        const movedPort = (moved.records().find((r) => r.msg === 'registry listening')?.bound as string).split(':').pop();
+        const movedDoc = (await (await fetch(`http://127.0.0.1:${movedPort}/url-pkg`)).json()) as { versions: Record<string, { dist: { tarball: string } }> };
+        assert.equal(movedDoc.versions['1.0.0']?.dist.tarball, 'https://new.example.test/url-pkg/-/url-pkg-1.0.0.tgz');
+        assert.ok(moved.records().some((r) => r.msg === 're-rendering served documents'));
+      } finally {
+        await moved.stop();
+      }
     } finally {
       await registry.destroy();
     }

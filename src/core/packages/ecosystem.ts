@@ -31,6 +31,11 @@ export type ArtifactFacts = Record<string, unknown>;
 
 export interface Ecosystem {
   readonly id: string;
+  /**
+   * Identifies how stored fragments and documents were rendered (format version and anything
+   * baked into them, such as the public URL). When it changes, everything is re-rendered.
+   */
+  readonly projectionKey: string;
   /** The namespace a name belongs to (npm `@scope` → `scope`), or null. */
   scopeOf(name: string): string | null;
   compareVersions(a: string, b: string): number;

@@ -15,12 +15,17 @@ export interface NpmEcosystemOptions {
   maxManifestBytes: number;
 }
 
+/** Bump when the shape of stored fragments or documents changes: start-up then re-renders them. */
+const DOCUMENT_FORMAT = 1;
+
 export class NpmEcosystem implements Ecosystem {
   readonly id = 'npm';
+  readonly projectionKey: string;
   private readonly opts: NpmEcosystemOptions;
 
   constructor(opts: NpmEcosystemOptions) {
     this.opts = opts;
+    this.projectionKey = `format=${DOCUMENT_FORMAT} url=${opts.publicUrl}`;
   }
 
   scopeOf(name: string): string | null {

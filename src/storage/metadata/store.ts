@@ -188,6 +188,11 @@ export interface MetadataOps {
   getDocumentEtag(ecosystem: string, name: string, form: string): Promise<string | undefined>;
   deleteDocuments(ecosystem: string, name: string): Promise<void>;
 
+  getSetting(key: string): Promise<string | undefined>;
+  putSetting(key: string, value: string): Promise<void>;
+  /** Ids and names of every package of an ecosystem (for maintenance passes). */
+  listPackageNames(ecosystem: string): Promise<string[]>;
+
   insertEvent(event: NewEvent): Promise<void>;
   listEvents(ecosystem: string, packageName: string): Promise<EventRecord[]>;
 }

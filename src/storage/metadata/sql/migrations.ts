@@ -134,6 +134,16 @@ CREATE TABLE events (
 CREATE INDEX events_package ON events(ecosystem, package_name);
 `,
   },
+  {
+    version: 2,
+    name: 'registry settings',
+    sql: `
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+`,
+  },
 ];
 
 export function renderMigration(sql: string, dialect: SqlDatabase['dialect']): string {

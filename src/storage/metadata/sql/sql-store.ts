@@ -302,6 +302,17 @@ class SqlOps implements MetadataOps {
     await this.x.run('DELETE FROM documents WHERE ecosystem = ? AND name = ?', [ecosystem, name]);
   }
 
+  async getSetting(key: string): Promise<string | undefined> {
+    const r = await this.x.get<Row>('SELECT value FROM settings WHERE key = ?', [key]);
+    return r ? String(r.value) : undefined;
+  }
+  async putSetting(key: string, value: string): Promise<void> {
+    await this.x.run('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
+  }
+  async listPackageNames(ecosystem: string): Promise<string[]> {
+    return (await this.x.all<Row>('SELECT name FROM packages WHERE ecosystem = ? ORDER BY id', [ecosystem])).map((r) => String(r.name));
+  }
+
   async insertEvent(e: NewEvent): Promise<void> {
     await this.x.run('INSERT INTO events (at, type, actor_id, ecosystem, package_name, version, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
       [e.at, e.type, e.actorId, e.ecosystem, e.packageName, e.version, JSON.stringify(e.data)]);

@@ -1,0 +1,324 @@
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ConfigError, DEFAULT_LIMITS, DEFAULT_UNPUBLISH, loadConfig } from '../../src/config/config.ts';
+import type { Config } from '../../src/config/config.ts';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'attestry-config-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let files = 0;
+/** Writes `content` (JSON-encoded unless already a string) to a fresh temp file and returns its path. */
+function configFile(content: unknown): string {
+  const file = path.join(dir, `config-${++files}.json`);
+  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return file;
+}
+
+const withFile = (content: unknown, env: NodeJS.ProcessEnv = {}): Config => loadConfig({ ...env, ATTESTRY_CONFIG: configFile(content) });
+
+/** Asserts loadConfig fails with a ConfigError whose message mentions every one of `mentions`. */
+function refuses(env: NodeJS.ProcessEnv, ...mentions: string[]): void {
+  assert.throws(() => loadConfig(env), (e: unknown) => {
+    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
+    assert.equal(e.name, 'ConfigError');
+    for (const m of mentions) assert.ok(e.message.includes(m), `message ${JSON.stringify(e.message)} should mention ${m}`);
+    return true;
+  });
+}
+const refusesFile = (content: unknown, ...mentions: string[]): void => {
+  const file = configFile(content);
+  refuses({ ATTESTRY_CONFIG: file }, file, ...mentions);
+};
+
+const DEFAULTS: Config = {
+  host: '127.0.0.1',
+  port: 4873,
+  dataDir: path.resolve('data'),
+  publicUrl: undefined,
+  databaseUrl: undefined,
+  mailOutbox: undefined,
+  registrationOpen: true,
+  logLevel: 'info',
+  unpublish: { windowHours: 72, allowAfterWindowWithoutDependents: true },
+  limits: {
+    maxBodyBytes: 120 * 1024 * 1024,
+    maxTarballBytes: 64 * 1024 * 1024,
+    maxUnpackedBytes: 256 * 1024 * 1024,
+    maxTarballEntries: 20_000,
+    maxManifestBytes: 1024 * 1024,
+  },
+  sessionTokenDays: 30,
+  fsyncBlobs: true,
+};
+
+// ---------- refusals ----------
+
+describe('loadConfig: environment refusals', () => {
+  it('refuses an invalid port', () => {
+    for (const v of ['abc', '', '-1', '1.5', '0x50', ' 80', '80 ', '1e3']) refuses({ ATTESTRY_PORT: v }, 'ATTESTRY_PORT');
+  });
+
+  it('refuses a port above 65535', { todo: 'bug: ATTESTRY_PORT=70000 (or any integer > 65535) is accepted; the server only fails later, at listen()' }, () => {
+    for (const v of ['65536', '70000', '99999999999']) refuses({ ATTESTRY_PORT: v }, 'ATTESTRY_PORT');
+  });
+
+  it('refuses malformed booleans', () => {
+    for (const v of ['yes', 'no', 'TRUE', 'False', '', '2', 'on']) {
+      refuses({ ATTESTRY_REGISTRATION_OPEN: v }, 'ATTESTRY_REGISTRATION_OPEN');
+      refuses({ ATTESTRY_FSYNC_BLOBS: v }, 'ATTESTRY_FSYNC_BLOBS');
+    }
+  });
+
+  it('refuses an unknown log level', () => {
+    for (const v of ['verbose', 'INFO', 'trace', '']) refuses({ ATTESTRY_LOG_LEVEL: v }, 'ATTESTRY_LOG_LEVEL');
+  });
+
+  it('refuses a session lifetime that is not a non-negative integer', () => {
+    for (const v of ['-1', '1.5', 'thirty', '']) refuses({ ATTESTRY_SESSION_TOKEN_DAYS: v }, 'ATTESTRY_SESSION_TOKEN_DAYS');
+  });
+
+  it('refuses an empty host or data directory', () => {
+    refuses({ ATTESTRY_HOST: '' }, 'ATTESTRY_HOST');
+    refuses({ ATTESTRY_DATA_DIR: '' }, 'ATTESTRY_DATA_DIR');
+  });
+
+  it('refuses a public URL that is not http(s), or has a query or fragment', () => {
+    for (const v of ['', 'not a url', 'registry.example.com', 'ftp://registry.example.com', 'file:///srv/registry', 'javascript:alert(1)',
+      'https://r.example/?a=1', 'https://r.example/path?x', 'https://r.example/#top', 'https://r.example/p#f']) {
+      refuses({ ATTESTRY_PUBLIC_URL: v }, 'ATTESTRY_PUBLIC_URL');
+    }
+  });
+
+  it('refuses a public URL with an empty query or fragment', { todo: 'bug: "http://r.example/?" and "http://r.example/#" are accepted verbatim (URL.search/hash are empty strings), so tarball URLs become "http://r.example/?/<name>/-/…"' }, () => {
+    for (const v of ['http://r.example/?', 'http://r.example/#', 'http://r.example/prefix?']) refuses({ ATTESTRY_PUBLIC_URL: v }, 'ATTESTRY_PUBLIC_URL');
+  });
+});
+
+describe('loadConfig: config file refusals', () => {
+  it('refuses an unknown top-level key, naming it', () => {
+    refusesFile({ prot: 8080 }, 'prot');
+    refusesFile({ host: '0.0.0.0', databaseURL: 'postgres://x' }, 'databaseURL');
+    refusesFile({ toString: 'x' }, 'toString');
+    refusesFile({ ATTESTRY_PORT: 1 }, 'ATTESTRY_PORT');
+  });
+
+  it('refuses an unknown key under unpublish or limits, naming it', () => {
+    refusesFile({ unpublish: { windowHour: 24 } }, 'windowHour');
+    refusesFile({ unpublish: { windowHours: 24, allowAfterWindow: true } }, 'allowAfterWindow');
+    refusesFile({ limits: { maxBodySize: 1 } }, 'maxBodySize');
+    refusesFile({ limits: { maxTarballBytes: 1, port: 2 } }, 'port');
+  });
+
+  it('refuses inherited property names as nested keys', { todo: 'bug: parseObject checks `k in base`, so {"limits":{"constructor":5}} or {"unpublish":{"toString":1}} is silently accepted (and copied into the config) instead of refused as unknown' }, () => {
+    refusesFile({ limits: { constructor: 5 } }, 'constructor');
+    refusesFile({ unpublish: { toString: 1 } }, 'toString');
+    refusesFile({ limits: { hasOwnProperty: 0 } }, 'hasOwnProperty');
+  });
+
+  it('refuses a wrong type, naming the key', () => {
+    refusesFile({ port: 'eighty' }, 'port');
+    refusesFile({ port: -1 }, 'port');
+    refusesFile({ port: 80.5 }, 'port');
+    refusesFile({ port: true }, 'port');
+    refusesFile({ host: 5 }, 'host');
+    refusesFile({ host: '' }, 'host');
+    refusesFile({ dataDir: ['data'] }, 'dataDir');
+    refusesFile({ registrationOpen: 'yes' }, 'registrationOpen');
+    refusesFile({ registrationOpen: 1 }, 'registrationOpen');
+    refusesFile({ fsyncBlobs: null }, 'fsyncBlobs');
+    refusesFile({ logLevel: 'verbose' }, 'logLevel');
+    refusesFile({ publicUrl: 42 }, 'publicUrl');
+    refusesFile({ publicUrl: 'ftp://r.example' }, 'publicUrl');
+    refusesFile({ databaseUrl: 5 }, 'databaseUrl');
+    refusesFile({ mailOutbox: false }, 'mailOutbox');
+    refusesFile({ sessionTokenDays: '30 days' }, 'sessionTokenDays');
+  });
+
+  it('refuses unpublish or limits that are not objects, or hold values of the wrong type', () => {
+    for (const v of [5, 'x', null, [], true]) {
+      refusesFile({ unpublish: v }, 'unpublish');
+      refusesFile({ limits: v }, 'limits');
+    }
+    refusesFile({ unpublish: { windowHours: -1 } }, 'windowHours');
+    refusesFile({ unpublish: { windowHours: 1.5 } }, 'windowHours');
+    refusesFile({ unpublish: { windowHours: true } }, 'windowHours');
+    refusesFile({ unpublish: { allowAfterWindowWithoutDependents: 'maybe' } }, 'allowAfterWindowWithoutDependents');
+    refusesFile({ unpublish: { allowAfterWindowWithoutDependents: 1 } }, 'allowAfterWindowWithoutDependents');
+    refusesFile({ limits: { maxBodyBytes: -1 } }, 'maxBodyBytes');
+    refusesFile({ limits: { maxTarballEntries: '1k' } }, 'maxTarballEntries');
+    refusesFile({ limits: { maxManifestBytes: { n: 1 } } }, 'maxManifestBytes');
+  });
+
+  it('refuses a file that is not a JSON object', () => {
+    for (const content of ['[]', '"config"', 'null', '42', 'true', '[{"port": 1}]']) refusesFile(content);
+  });
+
+  it('refuses invalid JSON', () => {
+    for (const content of ['', '{', '{port: 1}', "{'port': 1}", '{"port": 1,}', '{"port": 1} trailing']) refusesFile(content);
+  });
+
+  it('refuses a file that cannot be read', () => {
+    const missing = path.join(dir, 'does-not-exist.json');
+    refuses({ ATTESTRY_CONFIG: missing }, missing);
+    refuses({ ATTESTRY_CONFIG: dir }, dir);
+  });
+
+  it('refuses a file without read permission', { skip: process.getuid?.() === 0 ? 'root can read any file' : false }, () => {
+    const file = configFile({ port: 1 });
+    chmodSync(file, 0o000);
+    refuses({ ATTESTRY_CONFIG: file }, file);
+  });
+
+  it('does not apply a file that fails, even partly (no partial config)', () => {
+    // A good key before a bad one: the whole load fails, nothing is returned.
+    refusesFile({ port: 1234, prot: 1 }, 'prot');
+  });
+});
+
+// ---------- accepted configuration ----------
+
+describe('loadConfig: defaults', () => {
+  it('has documented defaults with an empty environment', () => {
+    assert.deepEqual(loadConfig({}), DEFAULTS);
+    assert.deepEqual(DEFAULT_LIMITS, DEFAULTS.limits);
+    assert.deepEqual(DEFAULT_UNPUBLISH, DEFAULTS.unpublish);
+  });
+
+  it('returns fresh nested objects (mutating one config does not change the defaults)', () => {
+    const a = loadConfig({});
+    a.limits.maxBodyBytes = 1;
+    a.unpublish.windowHours = 1;
+    assert.deepEqual(loadConfig({}), DEFAULTS);
+    assert.equal(DEFAULT_LIMITS.maxBodyBytes, DEFAULTS.limits.maxBodyBytes);
+  });
+
+  it('ignores unrelated ATTESTRY_* variables and variables of other programs', () => {
+    assert.deepEqual(loadConfig({ ATTESTRY_SOMETHING: 'x', ATTESTRY_UNPUBLISH: '{"windowHours":1}', ATTESTRY_LIMITS: 'nonsense', ATTESTRY_port: '1', PORT: '1', HOST: 'x', DATABASE_URL: 'postgres://x' }), DEFAULTS);
+  });
+
+  it('an empty ATTESTRY_CONFIG means no config file', () => {
+    assert.deepEqual(loadConfig({ ATTESTRY_CONFIG: '' }), DEFAULTS);
+  });
+});
+
+describe('loadConfig: environment overrides', () => {
+  it('ATTESTRY_HOST', () => assert.equal(loadConfig({ ATTESTRY_HOST: '0.0.0.0' }).host, '0.0.0.0'));
+
+  it('ATTESTRY_PORT, including 0 (an ephemeral port) and 65535', () => {
+    assert.equal(loadConfig({ ATTESTRY_PORT: '8080' }).port, 8080);
+    assert.equal(loadConfig({ ATTESTRY_PORT: '0' }).port, 0);
+    assert.equal(loadConfig({ ATTESTRY_PORT: '65535' }).port, 65535);
+  });
+
+  it('ATTESTRY_DATA_DIR, resolved to an absolute path', () => {
+    assert.equal(loadConfig({ ATTESTRY_DATA_DIR: '/srv/attestry' }).dataDir, '/srv/attestry');
+    assert.equal(loadConfig({ ATTESTRY_DATA_DIR: 'rel/dir' }).dataDir, path.resolve('rel/dir'));
+  });
+
+  it('ATTESTRY_PUBLIC_URL, without its trailing slash', () => {
+    assert.equal(loadConfig({ ATTESTRY_PUBLIC_URL: 'https://registry.example.com' }).publicUrl, 'https://registry.example.com');
+    assert.equal(loadConfig({ ATTESTRY_PUBLIC_URL: 'https://registry.example.com/' }).publicUrl, 'https://registry.example.com');
+    assert.equal(loadConfig({ ATTESTRY_PUBLIC_URL: 'http://r.example:8080/npm/' }).publicUrl, 'http://r.example:8080/npm');
+    assert.equal(loadConfig({ ATTESTRY_PUBLIC_URL: 'http://r.example/npm//' }).publicUrl, 'http://r.example/npm');
+    assert.equal(loadConfig({ ATTESTRY_PUBLIC_URL: 'HTTPS://Registry.Example.COM/' }).publicUrl, 'https://registry.example.com');
+  });
+
+  it('ATTESTRY_DATABASE_URL (empty means unset)', () => {
+    assert.equal(loadConfig({ ATTESTRY_DATABASE_URL: 'postgres://u@db/attestry' }).databaseUrl, 'postgres://u@db/attestry');
+    assert.equal(loadConfig({ ATTESTRY_DATABASE_URL: '' }).databaseUrl, undefined);
+  });
+
+  it('ATTESTRY_MAIL_OUTBOX (empty means unset)', () => {
+    assert.equal(loadConfig({ ATTESTRY_MAIL_OUTBOX: '/tmp/outbox' }).mailOutbox, '/tmp/outbox');
+    assert.equal(loadConfig({ ATTESTRY_MAIL_OUTBOX: '' }).mailOutbox, undefined);
+  });
+
+  it('ATTESTRY_REGISTRATION_OPEN and ATTESTRY_FSYNC_BLOBS accept true/false/1/0', () => {
+    for (const [v, b] of [['true', true], ['1', true], ['false', false], ['0', false]] as const) {
+      assert.equal(loadConfig({ ATTESTRY_REGISTRATION_OPEN: v }).registrationOpen, b);
+      assert.equal(loadConfig({ ATTESTRY_FSYNC_BLOBS: v }).fsyncBlobs, b);
+    }
+  });
+
+  it('ATTESTRY_LOG_LEVEL', () => {
+    for (const level of ['debug', 'info', 'warn', 'error'] as const) assert.equal(loadConfig({ ATTESTRY_LOG_LEVEL: level }).logLevel, level);
+  });
+
+  it('ATTESTRY_SESSION_TOKEN_DAYS', () => {
+    assert.equal(loadConfig({ ATTESTRY_SESSION_TOKEN_DAYS: '7' }).sessionTokenDays, 7);
+  });
+
+  it('each override changes only its own field', () => {
+    const cfg = loadConfig({ ATTESTRY_LOG_LEVEL: 'debug' });
+    assert.deepEqual(cfg, { ...DEFAULTS, logLevel: 'debug' });
+  });
+});
+
+describe('loadConfig: config file', () => {
+  it('accepts every known key', () => {
+    const file = {
+      host: '0.0.0.0',
+      port: 9000,
+      dataDir: '/var/lib/attestry',
+      publicUrl: 'https://npm.example.org/',
+      databaseUrl: 'postgres://attestry@db/attestry',
+      mailOutbox: '/var/mail/attestry',
+      registrationOpen: false,
+      logLevel: 'warn',
+      unpublish: { windowHours: 24, allowAfterWindowWithoutDependents: false },
+      limits: { maxBodyBytes: 1000, maxTarballBytes: 900, maxUnpackedBytes: 5000, maxTarballEntries: 10, maxManifestBytes: 100 },
+      sessionTokenDays: 7,
+      fsyncBlobs: false,
+    };
+    assert.deepEqual(withFile(file), { ...file, publicUrl: 'https://npm.example.org' });
+  });
+
+  it('accepts an empty object', () => {
+    assert.deepEqual(withFile({}), DEFAULTS);
+  });
+
+  it('merges a partial unpublish or limits section over the defaults', () => {
+    const cfg = withFile({ unpublish: { windowHours: 1 }, limits: { maxTarballEntries: 5 } });
+    assert.deepEqual(cfg.unpublish, { ...DEFAULTS.unpublish, windowHours: 1 });
+    assert.deepEqual(cfg.limits, { ...DEFAULTS.limits, maxTarballEntries: 5 });
+  });
+
+  it('treats null or empty optional strings as unset', () => {
+    const cfg = withFile({ databaseUrl: null, mailOutbox: '' });
+    assert.equal(cfg.databaseUrl, undefined);
+    assert.equal(cfg.mailOutbox, undefined);
+  });
+
+  it('resolves a relative dataDir', () => {
+    assert.equal(withFile({ dataDir: 'store' }).dataDir, path.resolve('store'));
+  });
+
+  it('is overridden by the environment', () => {
+    const file = { port: 1234, host: 'file-host', registrationOpen: false, logLevel: 'error', databaseUrl: 'postgres://file', publicUrl: 'http://file.example' };
+    const cfg = withFile(file, {
+      ATTESTRY_PORT: '5678', ATTESTRY_HOST: 'env-host', ATTESTRY_REGISTRATION_OPEN: 'true', ATTESTRY_LOG_LEVEL: 'debug',
+      ATTESTRY_DATABASE_URL: '', ATTESTRY_PUBLIC_URL: 'https://env.example/',
+    });
+    assert.equal(cfg.port, 5678);
+    assert.equal(cfg.host, 'env-host');
+    assert.equal(cfg.registrationOpen, true);
+    assert.equal(cfg.logLevel, 'debug');
+    assert.equal(cfg.databaseUrl, undefined, 'an empty variable clears a file value');
+    assert.equal(cfg.publicUrl, 'https://env.example');
+  });
+
+  it('keeps file values the environment does not override', () => {
+    const cfg = withFile({ port: 1234, sessionTokenDays: 3 }, { ATTESTRY_HOST: 'h' });
+    assert.equal(cfg.port, 1234);
+    assert.equal(cfg.sessionTokenDays, 3);
+    assert.equal(cfg.host, 'h');
+  });
+
+  it('an invalid environment value fails even when the file is valid', () => {
+    const file = configFile({ port: 1234 });
+    refuses({ ATTESTRY_CONFIG: file, ATTESTRY_PORT: 'x' }, 'ATTESTRY_PORT');
+  });
+});
