@@ -25,11 +25,14 @@ export interface MirrorResult {
  * Attestry's full documents, and writes those documents (tarball origin rewritten to
  * `mirrorOrigin`) and the resolved tarballs under `root`.
  */
-export async function dumpMirror(attestryUrl: string, deps: Record<string, string>, root: string, mirrorOrigin: string): Promise<MirrorResult> {
+export async function dumpMirror(attestryUrl: string, deps: Record<string, string>, root: string, mirrorOrigin: string, extra: Record<string, string> = {}): Promise<MirrorResult> {
   rmSync(root, { recursive: true, force: true });
   const docs = new Map<string, Doc>();
   const picked = new Set<string>();
-  const queue: [string, string][] = Object.entries(deps);
+  const expanded = new Set<string>();
+  // `extra`: packages wanted for the read measurements against nginx (not followed further).
+  const queue: [string, string][] = [...Object.entries(extra), ...Object.entries(deps)];
+  const extraKeys = new Set(Object.entries(extra).map(([n, r]) => `${n}\0${r}`));
   let docBytes = 0;
   let tarballBytes = 0;
   for (let step = 0; queue.length > 0; step++) {
@@ -52,17 +55,20 @@ export async function dumpMirror(attestryUrl: string, deps: Record<string, strin
     const version = tag && semver.satisfies(tag, range) ? tag : semver.maxSatisfying(Object.keys(doc.versions), range);
     if (!version) throw new Error(`no version of ${name} satisfies ${range}`);
     const key = `${name}@${version}`;
-    if (picked.has(key)) continue;
-    picked.add(key);
     const v = doc.versions[version];
     if (!v) throw new Error(`${key} missing from its document`);
-    const url = new URL(v.dist.tarball);
-    const t = await request('GET', `${attestryUrl}${url.pathname}`);
-    if (t.status !== 200) throw new Error(`GET ${v.dist.tarball}: HTTP ${t.status}`);
-    const file = path.join(root, 'tarballs', decodeURIComponent(url.pathname));
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, t.body);
-    tarballBytes += t.body.length;
+    if (!picked.has(key)) {
+      picked.add(key);
+      const url = new URL(v.dist.tarball);
+      const t = await request('GET', `${attestryUrl}${url.pathname}`);
+      if (t.status !== 200) throw new Error(`GET ${v.dist.tarball}: HTTP ${t.status}`);
+      const file = path.join(root, 'tarballs', decodeURIComponent(url.pathname));
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, t.body);
+      tarballBytes += t.body.length;
+    }
+    if (extraKeys.has(`${name}\0${range}`) || expanded.has(key)) continue;
+    expanded.add(key);
     for (const [d, rr] of Object.entries(v.dependencies ?? {})) queue.push([d, rr]);
   }
   return { packages: docs.size, versions: picked.size, docBytes, tarballBytes };

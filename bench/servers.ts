@@ -211,16 +211,6 @@ http {
   return proc;
 }
 
-/** CPU seconds (user + system, all threads) a process has used so far. */
-export function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
-
-const CLOCK_TICKS = 100;
-
 /** VmRSS and VmHWM of a process, in MiB. */
 export function memoryOf(pid: number): { rssMiB: number; hwmMiB: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

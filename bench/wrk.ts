@@ -2,9 +2,10 @@
 // counts back through a Lua `done` hook (no per-response Lua, which would slow wrk down).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { watchCores } from './cpu.ts';
 import { assertLoopback } from './http.ts';
-import { runAsync } from './procs.ts';
-import { CLIENT_CORE, cpuSecondsOf } from './servers.ts';
+import { start, stop } from './procs.ts';
+import { CLIENT_CORE, SERVER_CORE } from './servers.ts';
 
 export interface WrkResult {
   requests: number;
@@ -17,6 +18,9 @@ export interface WrkResult {
   p99ms: number;
   /** Share of one core the server used during the measurement (1 = saturated). */
   serverCpu: number | null;
+  /** Share of the server's and the client's core used by other processes meanwhile. */
+  othersOnServerCore: number;
+  othersOnClientCore: number;
 }
 
 export interface WrkOptions {
@@ -26,8 +30,8 @@ export interface WrkOptions {
   connections: number;
   workDir: string;
   label: string;
-  /** The server's pid, to report how busy its core was. */
-  serverPid?: number;
+  /** The server's pids (all on the server core), to report how busy it was and who else ran there. */
+  serverPids: number[];
 }
 
 const luaString = (s: string) => JSON.stringify(s); // JSON string escapes are valid Lua for ASCII
@@ -53,10 +57,14 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   writeFileSync(lua, script(o.headers));
   writeFileSync(out, '');
   const args = ['-c', CLIENT_CORE, 'wrk', '-t1', `-c${o.connections}`, `-d${o.durationSec}s`, '--timeout', '30s', '-s', lua, o.url];
-  // wrk stops by itself after -d; the timeout is a safety net.
-  const cpu0 = o.serverPid ? cpuSecondsOf(o.serverPid) : 0;
-  const code = await runAsync(`wrk ${o.label}`, 'taskset', args, { logFile: out, timeoutMs: (o.durationSec + 60) * 1000 });
-  const cpu1 = o.serverPid ? cpuSecondsOf(o.serverPid) : 0;
+  let wrkPid = 0;
+  const watch = watchCores({ [Number(SERVER_CORE)]: () => o.serverPids, [Number(CLIENT_CORE)]: () => (wrkPid ? [process.pid, wrkPid] : [process.pid]) });
+  const p = start(`wrk ${o.label}`, 'taskset', args, { logFile: out });
+  wrkPid = p.pid; // taskset execs wrk: same pid
+  // wrk stops by itself after -d; the timer is a safety net.
+  const timer = setTimeout(() => void stop(p), (o.durationSec + 60) * 1000);
+  const code = await p.exited.finally(() => clearTimeout(timer));
+  const cores = watch.stop();
   const text = readFileSync(out, 'utf8');
   const m = /WRK_JSON (\{.*\})/.exec(text);
   if (code !== 0 || !m) throw new Error(`wrk ${o.label} failed (exit ${String(code)}):\n${text.slice(-2000)}`);
@@ -70,6 +78,8 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
     errors: j.errors,
     p50ms: j.p50_us / 1000,
     p99ms: j.p99_us / 1000,
-    serverCpu: o.serverPid ? (cpu1 - cpu0) / seconds : null,
+    serverCpu: o.serverPids.length > 0 ? (cores.own[Number(SERVER_CORE)] ?? 0) : null,
+    othersOnServerCore: cores.others[Number(SERVER_CORE)] ?? 0,
+    othersOnClientCore: cores.others[Number(CLIENT_CORE)] ?? 0,
   };
 }

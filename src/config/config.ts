@@ -48,7 +48,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Kind = 'string' | 'int' | 'bool' | 'url' | 'optional-string' | 'level';
+type Kind = 'string' | 'int' | 'port' | 'bool' | 'url' | 'optional-string' | 'level';
 
 interface Field {
   key: keyof Config;
@@ -58,7 +58,7 @@ interface Field {
 
 const FIELDS: Field[] = [
   { key: 'host', env: 'ATTESTRY_HOST', kind: 'string' },
-  { key: 'port', env: 'ATTESTRY_PORT', kind: 'int' },
+  { key: 'port', env: 'ATTESTRY_PORT', kind: 'port' },
   { key: 'dataDir', env: 'ATTESTRY_DATA_DIR', kind: 'string' },
   { key: 'publicUrl', env: 'ATTESTRY_PUBLIC_URL', kind: 'url' },
   { key: 'databaseUrl', env: 'ATTESTRY_DATABASE_URL', kind: 'optional-string' },
@@ -112,6 +112,10 @@ function parseScalar(kind: Kind, raw: unknown, where: string): unknown {
       const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
       return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : fail('a non-negative integer');
     }
+    case 'port': {
+      const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : raw;
+      return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 65535 ? n : fail('a port number from 0 to 65535');
+    }
     case 'bool':
       if (typeof raw === 'boolean') return raw;
       if (raw === 'true' || raw === '1') return true;
@@ -128,7 +132,8 @@ function parseScalar(kind: Kind, raw: unknown, where: string): unknown {
         return fail('an http(s) URL');
       }
       if (u.protocol !== 'http:' && u.protocol !== 'https:') fail('an http(s) URL');
-      if (u.search || u.hash) fail('a URL without query or fragment');
+      if (raw.includes('?') || raw.includes('#')) fail('a URL without query or fragment');
+      if (u.username || u.password) fail('a URL without credentials');
       return u.toString().replace(/\/+$/, '');
     }
   }
@@ -140,7 +145,7 @@ function parseObject<T extends object>(base: T, raw: unknown, where: string): T 
   }
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
   for (const [k, v] of Object.entries(raw)) {
-    if (!(k in base)) throw new ConfigError(`${where}: unknown key "${k}" (known: ${Object.keys(base).join(', ')})`);
+    if (!Object.hasOwn(base, k)) throw new ConfigError(`${where}: unknown key "${k}" (known: ${Object.keys(base).join(', ')})`);
     const current = (base as Record<string, unknown>)[k];
     const kind: Kind = typeof current === 'boolean' ? 'bool' : 'int';
     out[k] = parseScalar(kind, v, `${where}.${k}`);

@@ -21,8 +21,10 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
     for await (const chunk of source) {
       size += (chunk as Buffer).length;
       if (size > limit) {
-        source.destroy();
-        req.resume();
+        // Stop reading but keep the socket: the 413 must reach the client (the server closes
+        // the connection after answering, see HttpServer).
+        if (source !== req) source.destroy();
+        req.pause();
         throw tooLarge('BODY_TOO_LARGE', `Request body exceeds the limit of ${limit} bytes`);
       }
       chunks.push(chunk as Buffer);

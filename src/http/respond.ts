@@ -3,6 +3,8 @@ import type { ServerResponse } from 'node:http';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const data = Buffer.from(JSON.stringify(body));
+  // Answering before the request body was read (a refusal): this connection cannot be reused.
+  if (!res.req.complete) headers = { ...headers, connection: 'close' };
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': data.length, 'cache-control': 'no-store', ...headers });
   res.end(data);
 }

@@ -2,7 +2,7 @@
 // line and metrics for every request, and a graceful shutdown that lets in-flight writes finish.
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { isAttestryError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -27,6 +27,7 @@ export function redactPath(path: string): string {
 }
 
 const SHUTDOWN_GRACE_MS = 30_000;
+const DISCARD_GRACE_MS = 5_000;
 
 export class HttpServer {
   private readonly server: http.Server;
@@ -37,7 +38,11 @@ export class HttpServer {
   constructor(deps: ServerDeps) {
     this.deps = deps;
     this.server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 300_000, headersTimeout: 60_000 }, (req, res) => {
-      void this.handle(req, res);
+      // A bug in one request's bookkeeping must not take the whole registry down.
+      this.handle(req, res).catch((e: unknown) => {
+        deps.log.error('request handling failed', { error: (e as Error)?.stack ?? String(e) });
+        res.destroy();
+      });
     });
   }
 
@@ -53,6 +58,7 @@ export class HttpServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
+    const socket = req.socket;
     this.inFlight++;
     const rawUrl = req.url ?? '/';
     const q = rawUrl.indexOf('?');
@@ -80,10 +86,11 @@ export class HttpServer {
       for (const h of this.deps.handlers) {
         if ((handled = await h(ctx))) break;
       }
-      if (!handled) sendJson(res, 404, { error: 'Not found' });
+      if (!handled) sendJson(res, 404, { error: 'Not found', code: 'NOT_FOUND' });
     } catch (e) {
       this.fail(ctx, e);
     } finally {
+      if (!req.complete) this.discardRest(req, socket);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.deps.metrics.observeRequest(ctx.route, ctx.method, res.statusCode, seconds);
       if (ctx.route !== 'health' && ctx.route !== 'metrics') {
@@ -94,6 +101,17 @@ export class HttpServer {
       }
       if (--this.inFlight === 0) this.drained?.();
     }
+  }
+
+  /**
+   * After answering a request whose body was not read (a refusal), half-close the connection so
+   * the answer is delivered, discard what the client still sends, and cut it off after a grace
+   * period: an endless body cannot hold the socket.
+   */
+  private discardRest(req: http.IncomingMessage, socket: Socket): void {
+    socket.end();
+    req.resume();
+    setTimeout(() => socket.destroy(), DISCARD_GRACE_MS).unref();
   }
 
   private fail(ctx: RequestContext, e: unknown): void {

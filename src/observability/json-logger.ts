@@ -8,11 +8,15 @@ type Level = keyof typeof LEVELS;
 const SECRET_KEY = /pass(word)?|secret|token$|^token|authorization|cookie|otp/i;
 const SAFE_KEYS = new Set(['token_id', 'tokenId']);
 
-function scrub(fields: Record<string, unknown>): Record<string, unknown> {
+const MAX_DEPTH = 4;
+
+function scrub(value: unknown, depth: number): unknown {
+  if (typeof value !== 'object' || value === null || Buffer.isBuffer(value)) return value;
+  if (depth >= MAX_DEPTH) return '[nested]';
+  if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(fields)) {
-    if (SECRET_KEY.test(k) && !SAFE_KEYS.has(k) && typeof v === 'string') out[k] = '[redacted]';
-    else out[k] = v;
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = SECRET_KEY.test(k) && !SAFE_KEYS.has(k) && v !== null && v !== undefined ? '[redacted]' : scrub(v, depth + 1);
   }
   return out;
 }
@@ -21,7 +25,9 @@ export function createJsonLogger(level: Level, write: (line: string) => void = (
   const min = LEVELS[level];
   const emit = (lvl: Level, msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[lvl] < min) return;
-    const record = { time: new Date().toISOString(), level: lvl, msg, ...(fields ? scrub(fields) : {}) };
+    const record: Record<string, unknown> = { time: new Date().toISOString(), level: lvl, msg };
+    // A field named like the record's own keys must not disguise the line: it is kept, renamed.
+    for (const [k, v] of Object.entries(fields ? (scrub(fields, 0) as Record<string, unknown>) : {})) record[k in record ? `field.${k}` : k] = v;
     write(`${JSON.stringify(record)}\n`);
   };
   return {

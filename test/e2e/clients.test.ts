@@ -100,6 +100,19 @@ for (const store of storesUnderTest()) {
           client.setToken(user.token);
         });
 
+        it('creates an account through the legacy (CouchDB) adduser flow', async (t) => {
+          if (skipIf(t, 'login-legacy')) return;
+          const dir = client.project('legacy-adduser', { version: '0.0.0' });
+          client.setToken(null);
+          const newcomer = `newcomer-${clientName}`;
+          await client.ok(['adduser', '--auth-type=legacy'], dir, {
+            on: [[/Username:/, () => `${newcomer}\n`], [/Password:/, () => 'newcomer-password\n'], [/Email/, () => `${newcomer}@example.com\n`]],
+          });
+          const token = /_authToken=(atr_\w+)/.exec(readFileSync(path.join(client.home, '.npmrc'), 'utf8'))?.[1];
+          assert.deepEqual((await getJson(`${registry.url}/-/whoami`, token)).body, { username: newcomer });
+          client.setToken(user.token);
+        });
+
         it('says who is logged in', async () => {
           const w = await client.whoami(client.project('whoami', { version: '0.0.0' }));
           assert.equal(w.code, 0, w.stderr);
@@ -144,6 +157,19 @@ for (const store of storesUnderTest()) {
           const r = await client.frozenInstall(consumer);
           assert.equal(r.code, 0, r.stdout + r.stderr);
           assert.equal(readFileSync(path.join(consumer, 'node_modules', name, 'index.js'), 'utf8'), 'module.exports = "v1";\n');
+        });
+
+        it('views package metadata and pings the registry', async () => {
+          const dir = client.project('view', { version: '0.0.0' });
+          const r = await client.ok(clientName === 'yarn' ? ['npm', 'info', name, '--json'] : ['view', name, '--json'], dir);
+          const info = JSON.parse(r.stdout) as { versions: string[]; 'dist-tags': Record<string, string> };
+          assert.deepEqual(info.versions, ['1.0.0', '1.1.0']);
+          assert.equal(info['dist-tags'].latest, '1.1.0');
+          if (clientName !== 'yarn') await client.ok(['ping'], dir);
+          if (clientName === 'npm') {
+            const star = await client.ok(['star', name], dir);
+            assert.match(star.stdout, /★|starred/i);
+          }
         });
 
         it('adds, lists and removes dist-tags', async () => {

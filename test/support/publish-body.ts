@@ -10,8 +10,8 @@ export interface PublishBodyOptions {
   tarball?: Buffer;
   /** Merged over the version object npm builds (so `{name: 'other'}` makes it disagree with the body). */
   manifest?: object;
-  /** Default `{latest: version}`. */
-  tags?: Record<string, string>;
+  /** Default `{latest: version}`; entries whose value is undefined are left out. */
+  tags?: Record<string, string | undefined>;
   /** npm 11 sends null unless `--access` is given. */
   access?: string | null;
   /** Default `<name>-<version>.tgz` (for `@s/n`: `@s/n-1.0.0.tgz`, as npm does). */
@@ -106,7 +106,7 @@ export function publishBody(opts: PublishBodyOptions): PublishBody {
     _id: name,
     name,
     description: `test package ${name}`,
-    'dist-tags': opts.tags ?? { latest: version },
+    'dist-tags': opts.tags ? Object.fromEntries(Object.entries(opts.tags).filter((e): e is [string, string] => e[1] !== undefined)) : { latest: version },
     versions: { [version]: manifest },
     access: opts.access === undefined ? null : opts.access,
     _attachments: {
@@ -128,7 +128,7 @@ async function answer(res: Response): Promise<ApiResponse> {
 }
 
 /** Any request to the registry with an optional bearer token; JSON bodies are serialised. */
-export async function request(method: string, url: string, token: string | null | undefined, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
+export async function request(method: string, url: string, token?: string | null, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
   const h: Record<string, string> = { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers };
   let payload: string | Buffer | undefined;
   if (body !== undefined) {

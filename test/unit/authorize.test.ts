@@ -60,13 +60,9 @@ function resource(state: PackageResource['state'], access: PackageResource['acce
   return { ecosystem: 'npm', name: n.name, scope: n.scope, state, access, ownerIds: state === null ? [] : [ALICE] };
 }
 
-/** `rule`/`outcome` undefined: only the denial itself is asserted (see LEAK_TODO). */
 type Expected =
   | { allow: true; rule: string }
-  | { allow: false; rule: string | undefined; outcome: 'unauthenticated' | 'hidden' | 'forbidden' | undefined };
-
-const LEAK_TODO = 'bug: a non-owner changing a live restricted package (unpublish, deprecate, tag, owners) is refused as forbidden '
-  + '(owner-required) while the same request for an absent name is hidden (no-such-package): the 403/404 difference reveals that the restricted package exists';
+  | { allow: false; rule: string; outcome: 'unauthenticated' | 'hidden' | 'forbidden' };
 /** Writes that, for an absent name, answer hidden: for an unreadable restricted package they must answer the same. */
 const HIDDEN_WHEN_ABSENT: readonly PackageAction[] = ['package:unpublish', 'package:deprecate', 'package:tag', 'package:owners'];
 
@@ -84,16 +80,16 @@ function expected(who: PrincipalName, action: PackageAction, r: PackageResource)
   if (p.kind === 'anonymous') return { allow: false, rule: 'authentication-required', outcome: 'unauthenticated' };
   if (p.token?.readonly) return { allow: false, rule: 'read-only-token', outcome: 'forbidden' };
   if (action === 'package:create') {
+    // Someone else's scope is refused the same way whether or not the package exists.
+    if (r.scope !== null && r.scope !== p.name && !isOwner) return { allow: false, rule: 'scope-owner', outcome: 'forbidden' };
     if (r.state === 'live') return isOwner ? { allow: true, rule: 'owner-publish' } : { allow: false, rule: 'owner-required', outcome: 'forbidden' };
     if (r.state === 'deleted') return isOwner ? { allow: true, rule: 'former-owner-reclaims' } : { allow: false, rule: 'name-reserved', outcome: 'forbidden' };
-    if (r.scope !== null && r.scope !== p.name) return { allow: false, rule: 'scope-owner', outcome: 'forbidden' };
     return { allow: true, rule: r.scope === null ? 'new-unscoped-name' : 'own-scope' };
   }
   if (r.state !== 'live') return { allow: false, rule: 'no-such-package', outcome: 'hidden' };
   if (isOwner) return { allow: true, rule: 'owner' };
-  // A restricted package must be indistinguishable from an absent one for whoever cannot read it;
-  // the correct outcome is asserted by the LEAK_TODO test below, the table only asserts the denial.
-  if (r.access === 'restricted' && HIDDEN_WHEN_ABSENT.includes(action)) return { allow: false, rule: undefined, outcome: undefined };
+  // A restricted package is indistinguishable from an absent one for whoever cannot read it.
+  if (r.access === 'restricted') return { allow: false, rule: 'no-such-package', outcome: 'hidden' };
   return { allow: false, rule: 'owner-required', outcome: 'forbidden' };
 }
 
@@ -104,8 +100,8 @@ function assertDecision(d: Decision, e: Expected): void {
     return;
   }
   assert.ok(!d.allow);
-  if (e.rule !== undefined) assert.equal(d.rule, e.rule);
-  if (e.outcome !== undefined) assert.equal(d.outcome, e.outcome);
+  assert.equal(d.rule, e.rule);
+  assert.equal(d.outcome, e.outcome);
   assert.equal(typeof d.message, 'string');
   assert.ok(d.message.length > 0);
 }
@@ -160,7 +156,7 @@ describe('Authorizer: refusals', () => {
             const d = check('read-only token owner', action, r);
             assertDecision(d, { allow: false, rule: 'read-only-token', outcome: 'forbidden' });
             assertLogged(log, d, action, r);
-            assert.equal(log.entries[0]?.fields?.token, roGrant.id, 'the token is identified by its id');
+            assert.equal(log.entries[0]?.fields?.tokenId, roGrant.id, 'the token is identified by its id');
           }
         }
       }
@@ -195,7 +191,9 @@ describe('Authorizer: refusals', () => {
       for (const who of ['non-owner', 'admin non-owner'] as const) {
         log.entries.length = 0;
         const d = check(who, 'package:create', r);
-        assertDecision(d, { allow: false, rule: 'name-reserved', outcome: 'forbidden' });
+        // In someone else's scope the scope rule answers first, exactly as for a name never used.
+        const rule = r.scope === null ? 'name-reserved' : 'scope-owner';
+        assertDecision(d, { allow: false, rule, outcome: 'forbidden' });
         assertLogged(log, d, 'package:create', r);
       }
       assertDecision(check('owner', 'package:create', r), { allow: true, rule: 'former-owner-reclaims' });
@@ -228,7 +226,7 @@ describe('Authorizer: refusals', () => {
     }
   });
 
-  it('a restricted package that a non-owner cannot read is indistinguishable from an absent one on writes', { todo: LEAK_TODO }, () => {
+  it('a restricted package that a non-owner cannot read is indistinguishable from an absent one on writes', () => {
     for (const action of HIDDEN_WHEN_ABSENT) {
       for (const who of ['non-owner', 'admin non-owner'] as const) {
         for (const n of NAMES) {
@@ -270,15 +268,15 @@ describe('Authorizer: refusals', () => {
     check('non-owner', 'package:publish', r);
     const fields = log.entries[0]?.fields ?? {};
     assert.equal(fields.principal, 'bob');
-    assert.equal(fields.token, bobGrant.id);
-    assert.equal(typeof fields.token, 'string');
+    assert.equal(fields.tokenId, bobGrant.id);
+    assert.equal(typeof fields.tokenId, 'string');
     assert.ok(!Object.values(fields).some((v) => typeof v === 'object' && v !== null), 'only scalar fields');
   });
 
   it('logs a user without a token (e.g. a web session) with a null token', () => {
     const r = resource('live', 'public', NAMES[0]);
     authz.check({ kind: 'user', userId: BOB, name: 'bob', isAdmin: false, token: null }, 'package:tag', r);
-    assert.equal(log.entries[0]?.fields?.token, null);
+    assert.equal(log.entries[0]?.fields?.tokenId, null);
     assert.equal(log.entries[0]?.fields?.rule, 'owner-required');
   });
 });

@@ -61,7 +61,7 @@ describe('loadConfig: environment refusals', () => {
     for (const v of ['abc', '', '-1', '1.5', '0x50', ' 80', '80 ', '1e3']) refuses({ ATTESTRY_PORT: v }, 'ATTESTRY_PORT');
   });
 
-  it('refuses a port above 65535', { todo: 'bug: ATTESTRY_PORT=70000 (or any integer > 65535) is accepted; the server only fails later, at listen()' }, () => {
+  it('refuses a port above 65535', () => {
     for (const v of ['65536', '70000', '99999999999']) refuses({ ATTESTRY_PORT: v }, 'ATTESTRY_PORT');
   });
 
@@ -92,7 +92,7 @@ describe('loadConfig: environment refusals', () => {
     }
   });
 
-  it('refuses a public URL with an empty query or fragment', { todo: 'bug: "http://r.example/?" and "http://r.example/#" are accepted verbatim (URL.search/hash are empty strings), so tarball URLs become "http://r.example/?/<name>/-/…"' }, () => {
+  it('refuses a public URL with an empty query or fragment', () => {
     for (const v of ['http://r.example/?', 'http://r.example/#', 'http://r.example/prefix?']) refuses({ ATTESTRY_PUBLIC_URL: v }, 'ATTESTRY_PUBLIC_URL');
   });
 });
@@ -112,7 +112,7 @@ describe('loadConfig: config file refusals', () => {
     refusesFile({ limits: { maxTarballBytes: 1, port: 2 } }, 'port');
   });
 
-  it('refuses inherited property names as nested keys', { todo: 'bug: parseObject checks `k in base`, so {"limits":{"constructor":5}} or {"unpublish":{"toString":1}} is silently accepted (and copied into the config) instead of refused as unknown' }, () => {
+  it('refuses inherited property names as nested keys', () => {
     refusesFile({ limits: { constructor: 5 } }, 'constructor');
     refusesFile({ unpublish: { toString: 1 } }, 'toString');
     refusesFile({ limits: { hasOwnProperty: 0 } }, 'hasOwnProperty');

@@ -101,12 +101,18 @@ describe('parsePackagePath: refusals', () => {
     for (const p of ['/%', '/%E0%A4%A', '/%zz', '/@s/%E0%A4%A', '/@s%2f%zz', '/pkg%', '/%40s/%']) assert.equal(parsePackagePath(p), null, p);
   });
 
-  it('returns null for an incomplete or over-long scoped name', () => {
-    for (const p of ['/@s', '/@s/', '/%40s', '/@s%2f', '/@%2fn', '/@s%2fn%2fx', '//n']) assert.equal(parsePackagePath(p), null, p);
+  // The parser only decodes; callers refuse implausible names (a publish with INVALID_PACKAGE_NAME).
+  const implausible = (p: string) => {
+    const parsed = parsePackagePath(p);
+    return parsed === null || !isPlausibleName(parsed.name);
+  };
+
+  it('yields no plausible name for an incomplete or over-long scoped name', () => {
+    for (const p of ['/@s', '/@s/', '/%40s', '/@s%2f', '/@%2fn', '/@s%2fn%2fx', '//n']) assert.ok(implausible(p), p);
   });
 
-  it('returns null for names that are not plausible (slashes, spaces, double encoding)', () => {
-    for (const p of ['/a%2fb', '/a%20b', '/@s%252fn', '/a%3Fb', `/${'a'.repeat(MAX_NAME_LENGTH + 1)}`]) assert.equal(parsePackagePath(p), null, p);
+  it('yields no plausible name for slashes, spaces, double encoding or excessive length', () => {
+    for (const p of ['/a%2fb', '/a%20b', '/@s%252fn', '/a%3Fb', `/${'a'.repeat(MAX_NAME_LENGTH + 1)}`]) assert.ok(implausible(p), p);
   });
 });
 

@@ -3,7 +3,8 @@
 import type { Handler, RequestContext } from '../../http/context.ts';
 import type { NpmDeps } from './deps.ts';
 import { sendNpmError } from './errors.ts';
-import { parsePackagePath } from './names.ts';
+import { isPlausibleName, parsePackagePath, validateNewName } from './names.ts';
+import { notFound } from '../../core/errors.ts';
 import * as accounts from './routes/accounts.ts';
 import * as misc from './routes/misc.ts';
 import * as packages from './routes/packages.ts';
@@ -29,6 +30,11 @@ async function dispatch(d: NpmDeps, ctx: RequestContext): Promise<boolean> {
   if (!parsed) return false;
   const { name, rest } = parsed;
   const read = method === 'GET' || method === 'HEAD';
+  if (!isPlausibleName(name)) {
+    // A publish to a malformed name deserves the naming rules; anything else is simply not here.
+    if (method === 'PUT' && rest.length === 0) validateNewName(name);
+    throw notFound('PACKAGE_NOT_FOUND', `${name.slice(0, 220)} is not in this registry`);
+  }
   if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) {
     if (read) await packages.getDocument(d, ctx, name);
     else if (method === 'PUT') await packages.putPackage(d, ctx, name);
@@ -82,7 +88,7 @@ async function registryRoute(d: NpmDeps, ctx: RequestContext, method: string, pa
 
   if (path.startsWith('/-/package/')) {
     const parsed = parsePackagePath(path.slice('/-/package'.length));
-    if (!parsed) return false;
+    if (!parsed || !isPlausibleName(parsed.name)) return false;
     const { name, rest } = parsed;
     const [what, arg] = rest;
     if (what === 'dist-tags' && rest.length === 1 && method === 'GET') return (await misc.getTags(d, ctx, name), true);

@@ -11,6 +11,9 @@ const SERVER_OWNED = new Set([
   'deprecated', '_hasShrinkwrap', 'hasInstallScript', 'readme', 'readmeFilename', '_artifactFacts', '_npmOperationalInternal',
 ]);
 
+/** Keys that would reach an object's prototype if assigned. */
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
 /** Version fields kept in the abbreviated document (what installers read). */
 const ABBREVIATED = [
   'name', 'version', 'deprecated', 'dependencies', 'optionalDependencies', 'devDependencies', 'peerDependencies',
@@ -34,7 +37,7 @@ export function renderVersion(view: ReleaseView, tarballUrl: (name: string, file
   const facts = factsOf(m);
   const artifact = view.artifacts[0];
   const manifest: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(m)) if (!SERVER_OWNED.has(k)) manifest[k] = v;
+  for (const [k, v] of Object.entries(m)) if (!SERVER_OWNED.has(k) && !UNSAFE_KEYS.has(k)) manifest[k] = v;
   manifest.name = view.name;
   manifest.version = view.version;
   manifest._id = `${view.name}@${view.version}`;

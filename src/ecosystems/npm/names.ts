@@ -55,7 +55,8 @@ function decode(segment: string): string | null {
 }
 
 /**
- * Splits a request path into the package name and the remaining raw segments.
+ * Splits a request path into the package name and the remaining raw segments. The name is not
+ * validated here: callers refuse implausible names in the way that fits the request.
  * `/@s%2fn/-/n-1.0.0.tgz` → { name: '@s/n', rest: ['-', 'n-1.0.0.tgz'] }.
  */
 export function parsePackagePath(path: string): { name: string; rest: string[] } | null {
@@ -63,13 +64,12 @@ export function parsePackagePath(path: string): { name: string; rest: string[] }
   const first = segments[0] === undefined ? null : decode(segments[0]);
   if (!first) return null;
   if (first.startsWith('@')) {
-    if (first.includes('/')) return isPlausibleName(first) ? { name: first, rest: segments.slice(1) } : null;
-    const second = segments[1] === undefined ? null : decode(segments[1]);
-    if (!second) return null;
-    const name = `${first}/${second}`;
-    return isPlausibleName(name) ? { name, rest: segments.slice(2) } : null;
+    if (first.includes('/')) return { name: first, rest: segments.slice(1) };
+    const second = segments[1] === undefined ? '' : decode(segments[1]);
+    if (second === null) return null;
+    return { name: `${first}/${second}`, rest: segments.slice(2) };
   }
-  return isPlausibleName(first) ? { name: first, rest: segments.slice(1) } : null;
+  return { name: first, rest: segments.slice(1) };
 }
 
 /** The conventional tarball file name: `<bare>-<version>.tgz`. */

@@ -14,8 +14,9 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const TAG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const MAX_README = 512 * 1024;
 
+/** A body that carries `_attachments` at all is a publish (and is refused as one if they are wrong). */
 export function isPublishBody(body: Json): boolean {
-  return isObject(body._attachments) && Object.keys(body._attachments).length > 0;
+  return body._attachments !== undefined;
 }
 
 /** A dist-tag is a short word that is not itself a version range (npm checks the same). */
@@ -45,7 +46,8 @@ export function parsePublishBody(urlName: string, body: Json, eco: NpmEcosystem)
   if (manifest.name !== urlName) throw invalid('NAME_MISMATCH', `versions["${version}"].name is "${String(manifest.name).slice(0, 214)}", expected "${urlName}"`);
   if (manifest.version !== version) throw invalid('VERSION_MISMATCH', `versions["${version}"].version is "${String(manifest.version).slice(0, 64)}"`);
 
-  const attachments = body._attachments as Json;
+  if (!isObject(body._attachments)) throw invalid('BAD_ATTACHMENTS', '_attachments must be an object');
+  const attachments = body._attachments;
   const keys = Object.keys(attachments);
   if (keys.some((k) => k.endsWith('.sigstore'))) {
     throw invalid('PROVENANCE_NOT_ACCEPTED_YET', 'This registry does not accept provenance bundles yet; publish without --provenance');

@@ -42,6 +42,8 @@ const deny = (rule: string, outcome: 'unauthenticated' | 'hidden' | 'forbidden',
 
 function decide(p: Principal, action: PackageAction, r: PackageResource): Decision {
   const isOwner = p.kind === 'user' && r.ownerIds.includes(p.userId);
+  // A restricted package must be indistinguishable from an absent one for everyone else.
+  const hiddenFromCaller = r.state === 'live' && r.access === 'restricted' && !isOwner;
 
   if (action === 'package:read') {
     if (r.access === 'public') return allow('public-read');
@@ -54,14 +56,15 @@ function decide(p: Principal, action: PackageAction, r: PackageResource): Decisi
 
   switch (action) {
     case 'package:create':
+      // Checked before existence, so the answer is the same whether or not the package exists.
+      if (r.scope !== null && r.scope !== p.name && !isOwner) {
+        return deny('scope-owner', 'forbidden', `The scope @${r.scope} belongs to the user ${r.scope}; you are ${p.name}`);
+      }
       if (r.state === 'live') return isOwner ? allow('owner-publish') : deny('owner-required', 'forbidden', `You are not an owner of ${r.name}`);
       if (r.state === 'deleted') {
         return isOwner
           ? allow('former-owner-reclaims')
           : deny('name-reserved', 'forbidden', `The name ${r.name} was used before and is reserved for its former owners`);
-      }
-      if (r.scope !== null && r.scope !== p.name) {
-        return deny('scope-owner', 'forbidden', `The scope @${r.scope} belongs to the user ${r.scope}; you are ${p.name}`);
       }
       return allow(r.scope ? 'own-scope' : 'new-unscoped-name');
     case 'package:publish':
@@ -69,7 +72,7 @@ function decide(p: Principal, action: PackageAction, r: PackageResource): Decisi
     case 'package:deprecate':
     case 'package:tag':
     case 'package:owners':
-      if (r.state !== 'live') return deny('no-such-package', 'hidden', `${r.name} is not found`);
+      if (r.state !== 'live' || hiddenFromCaller) return deny('no-such-package', 'hidden', `${r.name} is not found`);
       return isOwner ? allow('owner') : deny('owner-required', 'forbidden', `You are not an owner of ${r.name}`);
   }
   return deny('default-deny', 'forbidden', 'Not allowed');
@@ -89,7 +92,7 @@ export class Authorizer {
         action,
         rule: d.rule,
         principal: principal.kind === 'user' ? principal.name : 'anonymous',
-        token: principal.kind === 'user' ? principal.token?.id ?? null : null,
+        tokenId: principal.kind === 'user' ? principal.token?.id ?? null : null,
         package: `${resource.ecosystem}:${resource.name}`,
       });
     }

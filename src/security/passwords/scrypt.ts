@@ -8,6 +8,8 @@ export const SCRYPT_PARAMS = { N: 32768, r: 8, p: 1, keyLength: 32 } as const;
 /** Longest password accepted; bounds the work an attacker can make us do per attempt. */
 export const MAX_PASSWORD_LENGTH = 1024;
 export const MIN_PASSWORD_LENGTH = 8;
+/** Highest cost accepted when verifying a stored hash. */
+const MAX_N = 2 ** 17;
 
 function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -30,12 +32,18 @@ export async function verifyPassword(password: string, encoded: string): Promise
   const parts = encoded.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
   const [N, r, p] = [Number(parts[1]), Number(parts[2]), Number(parts[3])];
-  if (![N, r, p].every((v) => Number.isInteger(v) && v > 0) || N > 2 ** 20) return false;
+  // Bounds keep a corrupt or planted hash from costing more than the strongest we issue (×4).
+  const powerOfTwo = Number.isInteger(N) && N > 1 && (N & (N - 1)) === 0;
+  if (!powerOfTwo || N > MAX_N || !Number.isInteger(r) || r < 1 || r > 32 || !Number.isInteger(p) || p < 1 || p > 16) return false;
   const salt = Buffer.from(parts[4] ?? '', 'base64');
   const expected = Buffer.from(parts[5] ?? '', 'base64');
-  if (expected.length < 16) return false;
-  const actual = await scrypt(password, salt, expected.length, { N, r, p, maxmem: maxmem(N, r) });
-  return timingSafeEqual(actual, expected);
+  if (salt.length < 16 || expected.length < 16) return false;
+  try {
+    const actual = await scrypt(password, salt, expected.length, { N, r, p, maxmem: maxmem(N, r) });
+    return timingSafeEqual(actual, expected);
+  } catch {
+    return false;
+  }
 }
 
 /** A hash to compare against when the user does not exist, so timing does not reveal it. */
