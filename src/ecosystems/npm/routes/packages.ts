@@ -1,13 +1,14 @@
 // Package documents, tarballs, and the overloaded PUT/DELETE routes of the CouchDB-era API.
 // Writes are authorized by what they change, not by which route they arrive on.
 import type { RequestContext } from '../../../http/context.ts';
-import { forbidden, invalid, notFound } from '../../../core/errors.ts';
+import { forbidden, invalid, isAttestryError, notFound } from '../../../core/errors.ts';
+import { requireUser } from './accounts.ts';
 import { readJson } from '../../../http/body.ts';
 import { sendJson } from '../../../http/respond.ts';
 import { chooseEncoding } from '../../../http/representation-cache.ts';
 import type { Access } from '../../../storage/metadata/store.ts';
 import type { NpmDeps } from '../deps.ts';
-import { isPublishBody, parsePublishBody, validateTag } from '../publish-body.ts';
+import { isPublishBody, parsePublishBody } from '../publish-body.ts';
 import { validateNewName } from '../names.ts';
 
 const CORGI = 'application/vnd.npm.install-v1+json';
@@ -184,7 +185,8 @@ async function applyDocumentChange(d: NpmDeps, ctx: RequestContext, name: string
   if (body.name !== undefined && body.name !== name) throw invalid('NAME_MISMATCH', `The body is for "${String(body.name).slice(0, 214)}", not "${name}"`);
   if (body._id !== undefined && body._id !== name) throw invalid('NAME_MISMATCH', `The body is for "${String(body._id).slice(0, 214)}", not "${name}"`);
   const principal = await ctx.principal();
-  const snap = await d.packages.snapshot(principal, d.eco, name);
+  // Not found (rather than forbidden) for a package the caller may not even read.
+  await d.packages.snapshot(principal, d.eco, name);
   const stored = await d.packages.document(d.eco, name, 'full');
   if (!stored) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
   const current = JSON.parse(stored.doc.body) as { versions: Record<string, Json> };
@@ -229,7 +231,6 @@ async function applyDocumentChange(d: NpmDeps, ctx: RequestContext, name: string
   if (isObject(body.users)) {
     // Stars are accepted and not recorded: they carry no security meaning here.
     ctx.route = 'npm.star';
-    void snap;
     sendJson(ctx.res, 200, { ok: true, id: name, success: true });
     return;
   }
@@ -270,16 +271,13 @@ export async function deletePackage(d: NpmDeps, ctx: RequestContext, name: strin
 /** `DELETE /<name>/-/<file>/-rev/<rev>`: the last step of npm's version unpublish; the version is already gone. */
 export async function deleteTarball(d: NpmDeps, ctx: RequestContext, name: string, filename: string): Promise<void> {
   ctx.route = 'npm.delete-tarball';
-  const principal = await ctx.principal();
-  await d.packages.snapshot(principal, d.eco, name).catch(() => undefined);
-  const live = await d.packages.artifactIsServed(d.eco, name, filename);
+  const principal = requireUser(await ctx.principal());
+  const visible = await d.packages.snapshot(principal, d.eco, name).then(() => true, (e: unknown) => {
+    if (isAttestryError(e) && e.code === 'PACKAGE_NOT_FOUND') return false;
+    throw e;
+  });
+  // Gone (npm removes a last version this way) or hidden from the caller: nothing to delete here.
+  const live = visible && (await d.packages.artifactIsServed(d.eco, name, filename));
   if (live) throw forbidden('TARBALL_STILL_PUBLISHED', `${filename} belongs to a published version; unpublish the version first`);
   sendJson(ctx.res, 200, { ok: true, success: true });
 }
-
-export function parseTagBody(body: unknown): string {
-  if (typeof body !== 'string') throw invalid('BAD_TAG_BODY', 'The body must be a JSON string naming a version');
-  return body;
-}
-
-export { validateTag };
