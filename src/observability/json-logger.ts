@@ -1,5 +1,6 @@
 // Structured JSON logs, one object per line. Fields whose names look like credentials are
 // replaced before writing, as a last line of defence behind "never pass secrets to the logger".
+import { writeSync } from 'node:fs';
 import type { Logger } from '../core/logger.ts';
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
@@ -21,7 +22,30 @@ function scrub(value: unknown, depth: number): unknown {
   return out;
 }
 
-export function createJsonLogger(level: Level, write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
+/**
+ * Standard output, written once per event-loop turn instead of once per line: under load a
+ * request log line per request would otherwise cost a system call each. Whatever is pending is
+ * written synchronously when the process exits normally.
+ */
+export function bufferedStdout(): (line: string) => void {
+  let pending: string[] = [];
+  const flush = () => {
+    if (pending.length === 0) return;
+    const chunk = pending.join('');
+    pending = [];
+    try {
+      writeSync(1, chunk);
+    } catch {
+      // stdout closed or full: logging must never take the registry down.
+    }
+  };
+  process.on('exit', flush);
+  return (line) => {
+    if (pending.push(line) === 1) setImmediate(flush);
+  };
+}
+
+export function createJsonLogger(level: Level, write: (line: string) => void = bufferedStdout()): Logger {
   const min = LEVELS[level];
   const emit = (lvl: Level, msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[lvl] < min) return;

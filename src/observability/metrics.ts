@@ -9,6 +9,8 @@ interface Histogram {
   count: number;
 }
 
+const REQUESTS = 'attestry_http_requests_total';
+
 const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 export class Metrics {
@@ -16,6 +18,7 @@ export class Metrics {
   private readonly help = new Map<string, string>();
   private readonly histograms = new Map<string, Histogram>();
   private readonly started = Date.now();
+  private readonly requestLabels = new Map<string, string>();
 
   inc(name: string, labels: Record<string, string>, by = 1, help = ''): void {
     if (help) this.help.set(name, help);
@@ -26,7 +29,19 @@ export class Metrics {
   }
 
   observeRequest(route: string, method: string, status: number, seconds: number): void {
-    this.inc('attestry_http_requests_total', { route, method, status: String(status) }, 1, 'HTTP requests by route, method and status');
+    // The hot path: one map lookup per request instead of building the label string.
+    const key = `${route}\0${method}\0${status}`;
+    let labels = this.requestLabels.get(key);
+    if (labels === undefined) {
+      labels = `route="${escapeLabel(route)}",method="${escapeLabel(method)}",status="${status}"`;
+      this.requestLabels.set(key, labels);
+    }
+    let series = this.counters.get(REQUESTS);
+    if (!series) {
+      this.counters.set(REQUESTS, (series = new Map()));
+      this.help.set(REQUESTS, 'HTTP requests by route, method and status');
+    }
+    series.set(labels, (series.get(labels) ?? 0) + 1);
     let h = this.histograms.get(route);
     if (!h) this.histograms.set(route, (h = { counts: BUCKETS.map(() => 0), sum: 0, count: 0 }));
     for (let i = 0; i < BUCKETS.length; i++) if (seconds <= (BUCKETS[i] ?? Infinity)) h.counts[i] = (h.counts[i] ?? 0) + 1;
