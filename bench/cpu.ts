@@ -42,17 +42,23 @@ export interface CoreWatch {
 export function watchCores(owners: Record<number, () => number[]>): CoreWatch {
   const t0 = process.hrtime.bigint();
   const busy0 = coreBusySeconds();
-  const base = new Map<number, number>();
-  const last = new Map<number, number>();
+  // Per core: pid -> CPU seconds when first seen, and when last seen (processes may exit meanwhile).
+  const base = new Map<number, Map<number, number>>();
+  const last = new Map<number, Map<number, number>>();
   let first = true;
   const sample = () => {
-    for (const pids of Object.values(owners)) {
+    for (const [core, pids] of Object.entries(owners)) {
+      const c = Number(core);
+      const b = base.get(c) ?? new Map<number, number>();
+      const l = last.get(c) ?? new Map<number, number>();
+      base.set(c, b);
+      last.set(c, l);
       for (const pid of pids()) {
         const s = cpuSecondsOf(pid);
         if (Number.isNaN(s)) continue;
         // A process first seen after the start was started meanwhile: it had used nothing.
-        if (!base.has(pid)) base.set(pid, first ? s : 0);
-        last.set(pid, s);
+        if (!b.has(pid)) b.set(pid, first ? s : 0);
+        l.set(pid, s);
       }
     }
     first = false;
@@ -67,10 +73,10 @@ export function watchCores(owners: Record<number, () => number[]>): CoreWatch {
       const busy1 = coreBusySeconds();
       const others: Record<number, number> = {};
       const own: Record<number, number> = {};
-      for (const [core, pids] of Object.entries(owners)) {
+      for (const core of Object.keys(owners)) {
         const c = Number(core);
         let mine = 0;
-        for (const pid of new Set(pids())) mine += (last.get(pid) ?? 0) - (base.get(pid) ?? 0);
+        for (const [pid, s] of last.get(c) ?? []) mine += s - (base.get(c)?.get(pid) ?? 0);
         own[c] = mine / seconds;
         others[c] = Math.max(0, ((busy1[c] ?? 0) - (busy0[c] ?? 0) - mine) / seconds);
       }

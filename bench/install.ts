@@ -135,7 +135,7 @@ export async function timeInstalls(workDir: string, deps: Record<string, string>
       label: r.label,
       runs: r.runs,
       meanSec: r.runs.reduce((a, b) => a + b, 0) / r.runs.length,
-      medianSec: sorted[Math.floor(sorted.length / 2)] as number,
+      medianSec: sorted.length % 2 === 1 ? (sorted[(sorted.length - 1) / 2] as number) : ((sorted[sorted.length / 2 - 1] as number) + (sorted[sorted.length / 2] as number)) / 2,
       minSec: sorted[0] as number,
       packagesInstalled: r.installed,
     };

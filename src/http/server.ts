@@ -94,7 +94,10 @@ export class HttpServer {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.deps.metrics.observeRequest(ctx.route, ctx.method, res.statusCode, seconds);
       if (ctx.route !== 'health' && ctx.route !== 'metrics') {
-        this.deps.log.info('request', {
+        // Reads outnumber writes a million to one: successful reads are logged at debug (the
+        // metrics count them); writes, refusals and failures at info.
+        const quiet = (ctx.method === 'GET' || ctx.method === 'HEAD') && res.statusCode < 400;
+        (quiet ? this.deps.log.debug : this.deps.log.info)('request', {
           requestId: ctx.requestId, method: ctx.method, path: redactPath(ctx.path), route: ctx.route,
           status: res.statusCode, ms: Math.round(seconds * 10_000) / 10, ip: ctx.ip, ...ctx.logFields,
         });
