@@ -11,7 +11,7 @@ const layer = (files, forbidden, message) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'bench/node_modules/**', 'bench/.work/**', 'data/**'] },
+  { ignores: ['node_modules/**', 'bench/node_modules/**', 'bench/.work/**', 'data/**', 'dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

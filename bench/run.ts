@@ -5,7 +5,7 @@
 // Method and figures: docs/performance.md.
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -125,6 +125,12 @@ function parseOptions(argv: string[]): Options {
 
 const log = (m: string) => process.stdout.write(`${m}\n`);
 
+/** Scratch directories outside bench/.work, removed however the run ends. */
+const cleanupDirs: string[] = [];
+process.on('exit', () => {
+  for (const d of cleanupDirs) rmSync(d, { recursive: true, force: true });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Preconditions
 
@@ -154,12 +160,7 @@ function ensureTools(o: Options): void {
 }
 
 function existsVerdaccio(): boolean {
-  try {
-    readFileSync(path.join(BENCH_DIR, 'node_modules/verdaccio/package.json'));
-    return true;
-  } catch {
-    return false;
-  }
+  return existsSync(path.join(BENCH_DIR, 'node_modules/verdaccio/package.json'));
 }
 
 function versionOf(cmd: string, args: string[]): string {
@@ -507,7 +508,11 @@ async function main(): Promise<void> {
     try {
       // The same static bytes through nginx: what a static file server does on this machine.
       nginxReads = await measureReads({ name: 'nginx', url: nginxUrl, pids: () => processTree(nginx.pid) }, cases.filter((c) => ['full', 'largest', 'tarball', '304'].includes(c.id)), o);
-      const timings = await phase(a, 'install', () => [...attestryPids(), ...processTree(nginx.pid)], () => timeInstalls(path.join(WORK, 'install'), corpus.installDeps, [
+      // npm's own CPU and file writes dominate a cold install, so the project and the cache
+      // live on tmpfs when there is one: the disk's noise would otherwise swamp the servers'.
+      const installDir = existsSync('/dev/shm') ? path.join('/dev/shm', `attestry-bench-install-${process.pid}`) : path.join(WORK, 'install');
+      cleanupDirs.push(installDir);
+      const timings = await phase(a, 'install', () => [...attestryPids(), ...processTree(nginx.pid)], () => timeInstalls(installDir, corpus.installDeps, [
         { label: 'nginx', registry: nginxUrl },
         { label: 'attestry', registry: attestry.url },
       ], o.installRuns, log));
@@ -569,6 +574,8 @@ async function main(): Promise<void> {
     kernel: versionOf('uname', ['-sr']),
     node: process.version,
     npm: versionOf('npm', ['--version']),
+    // The Node that runs npm (its shebang is `#!/usr/bin/env node`, resolved on this PATH).
+    npmNode: versionOf('node', ['--version']),
     verdaccio: o.skipVerdaccio ? null : (JSON.parse(readFileSync(path.join(BENCH_DIR, 'node_modules/verdaccio/package.json'), 'utf8')) as { version: string }).version,
     wrk: versionOf('wrk', ['-v']),
     nginx: o.skipInstall ? null : versionOf('nginx', ['-v']),

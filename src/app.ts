@@ -18,7 +18,6 @@ import type { SqlDatabase } from './storage/metadata/sql/driver.ts';
 import { migrate } from './storage/metadata/sql/migrations.ts';
 import { SqlMetadataStore } from './storage/metadata/sql/sql-store.ts';
 import { SqliteDatabase } from './storage/metadata/sqlite/sqlite-database.ts';
-import { PostgresDatabase } from './storage/metadata/postgres/postgres-database.ts';
 import { FsBlobStore } from './storage/blobs/fs/fs-blob-store.ts';
 import { HttpServer } from './http/server.ts';
 import type { Handler } from './http/context.ts';
@@ -48,7 +47,11 @@ export async function openStorage(config: Config): Promise<Storage> {
   mkdirSync(config.dataDir, { recursive: true });
   const url = config.databaseUrl;
   let db: SqlDatabase;
-  if (url && /^postgres(ql)?:\/\//.test(url)) db = new PostgresDatabase(url);
+  if (url && /^postgres(ql)?:\/\//.test(url)) {
+    // Loaded only when used: the driver costs ~10 MB of memory a SQLite install never needs.
+    const { PostgresDatabase } = await import('./storage/metadata/postgres/postgres-database.ts');
+    db = new PostgresDatabase(url);
+  }
   else if (url) throw new Error(`ATTESTRY_DATABASE_URL must be a postgres:// URL (or unset for SQLite); got a "${url.split(':')[0]}:" URL`);
   else db = new SqliteDatabase(path.join(config.dataDir, 'attestry.db'));
   await migrate(db);
