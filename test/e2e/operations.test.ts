@@ -74,6 +74,28 @@ describe('configuration', () => {
   });
 });
 
+describe('two server processes on one SQLite database', () => {
+  it('each sees the other\'s writes (remembered ETags are dropped within milliseconds)', async () => {
+    const a = await startRegistry({});
+    const b = await startRegistry({ dataDir: a.dataDir });
+    try {
+      const user = await createUser(a.url, 'twoproc');
+      for (const [writer, reader, version] of [[a, b, '1.0.0'], [b, a, '1.1.0'], [a, b, '1.2.0']] as const) {
+        // Warm the reader's caches, then change the package through the other process.
+        await (await fetch(`${reader.url}/two-proc`)).arrayBuffer();
+        const res = await putPublish(writer.url, user.token, publishBody({ name: 'two-proc', version }));
+        assert.equal(res.status, 201, JSON.stringify(res.body));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        const doc = (await (await fetch(`${reader.url}/two-proc`)).json()) as { 'dist-tags': Record<string, string> };
+        assert.equal(doc['dist-tags'].latest, version, `${reader.url} sees ${version} published through ${writer.url}`);
+      }
+    } finally {
+      await b.stop();
+      await a.destroy();
+    }
+  });
+});
+
 for (const store of storesUnderTest()) {
   describe(`operations (${store})`, () => {
     let registry: TestRegistry;

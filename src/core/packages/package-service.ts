@@ -27,9 +27,12 @@ export interface PackageSnapshot {
 }
 
 const MAX_DEPENDENTS_SHOWN = 20;
+const MAX_REMEMBERED_ETAGS = 100_000;
 
 export class PackageService {
   private readonly d: PackageServiceDeps;
+  private readonly etags = new Map<string, string>();
+  private etagsMarker: string | null = null;
 
   constructor(deps: PackageServiceDeps) {
     this.d = deps;
@@ -37,9 +40,28 @@ export class PackageService {
 
   // ---------- reads ----------
 
-  /** The current ETag of a served document, the cheapest possible freshness check. */
-  documentEtag(eco: Ecosystem, name: string, form: string): Promise<string | undefined> {
-    return this.d.store.getDocumentEtag(eco.id, name, form);
+  /**
+   * The current ETag of a served document: the freshness check every read makes. Where the store
+   * can tell cheaply that nothing was committed since (SQLite), ETags are remembered until the next
+   * commit; otherwise each call asks the store.
+   */
+  async documentEtag(eco: Ecosystem, name: string, form: string): Promise<string | undefined> {
+    const marker = this.d.store.changeMarker();
+    if (marker === null) return this.d.store.getDocumentEtag(eco.id, name, form);
+    if (marker !== this.etagsMarker) {
+      this.etags.clear();
+      this.etagsMarker = marker;
+    }
+    const key = `${eco.id}\0${name}\0${form}`;
+    const known = this.etags.get(key);
+    if (known !== undefined) return known;
+    const etag = await this.d.store.getDocumentEtag(eco.id, name, form);
+    // Remember it only if nothing was committed while we asked.
+    if (etag !== undefined && this.d.store.changeMarker() === marker) {
+      if (this.etags.size >= MAX_REMEMBERED_ETAGS) this.etags.clear();
+      this.etags.set(key, etag);
+    }
+    return etag;
   }
 
   /** A served document with what is needed to authorize reading it. */

@@ -200,6 +200,11 @@ export interface MetadataOps {
 export interface MetadataStore extends MetadataOps {
   readonly engine: string;
   /**
+   * Changes whenever anything was committed, by this process or (within a few milliseconds)
+   * another; null when the engine cannot tell without a query. Lets readers cache derived values.
+   */
+  changeMarker(): string | null;
+  /**
    * Runs `fn` atomically. For the SQLite engine, `fn` must await only the operations of `tx`
    * (and pure computation): other requests' statements share the connection.
    */

@@ -57,6 +57,11 @@ export class PostgresDatabase implements SqlDatabase {
     return this.executor(this.pool).run(sql, params);
   }
 
+  /** Other nodes' commits are invisible without a round trip: callers must ask the database. */
+  changeMarker(): null {
+    return null;
+  }
+
   async exec(sql: string): Promise<void> {
     await this.pool.query(sql);
   }

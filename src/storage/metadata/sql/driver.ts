@@ -16,6 +16,11 @@ export interface SqlDatabase extends SqlExecutor {
    * violation surfaces as a `UniqueViolation` so callers can tell "somebody else won" from a fault.
    */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
+   * A value that changes whenever any connection (this process's or another's) commits, cheap
+   * enough to call per request; null when the engine cannot provide one.
+   */
+  changeMarker(): string | null;
   /** Applies raw DDL (migrations); may contain several statements. */
   exec(sql: string): Promise<void>;
   close(): Promise<void>;

@@ -340,6 +340,10 @@ export class SqlMetadataStore extends SqlOps implements MetadataStore {
     return this.db.transaction((x) => fn(new SqlOps(x, this.db.dialect)));
   }
 
+  changeMarker(): string | null {
+    return this.db.changeMarker();
+  }
+
   close(): Promise<void> {
     return this.db.close();
   }

@@ -8,6 +8,12 @@ import path from 'node:path';
 import { UniqueViolation, type SqlDatabase, type SqlExecutor, type SqlValue } from '../sql/driver.ts';
 
 const BUSY_TIMEOUT_MS = 10_000;
+/**
+ * How long a read of PRAGMA data_version (which only moves for other connections' commits) is
+ * reused. Commits of this process are counted directly and seen at once; another process's
+ * commit is seen by this process's caches at most this late.
+ */
+export const CROSS_PROCESS_STALENESS_MS = 1;
 
 export class SqliteDatabase implements SqlDatabase {
   readonly dialect = 'sqlite';
@@ -15,6 +21,9 @@ export class SqliteDatabase implements SqlDatabase {
   private readonly statements = new Map<string, StatementSync>();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly executor: SqlExecutor;
+  private commits = 0;
+  private dataVersion = 0;
+  private dataVersionAt = -Infinity;
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
@@ -32,7 +41,12 @@ export class SqliteDatabase implements SqlDatabase {
     this.executor = {
       all: <T>(sql: string, params: readonly SqlValue[] = []) => guarded(() => this.prepare(sql).all(...(params as SQLInputValue[])) as T[]),
       get: <T>(sql: string, params: readonly SqlValue[] = []) => guarded(() => this.prepare(sql).get(...(params as SQLInputValue[])) as T | undefined),
-      run: (sql: string, params: readonly SqlValue[] = []) => guarded(() => ({ changes: Number(this.prepare(sql).run(...(params as SQLInputValue[])).changes) })),
+      run: (sql: string, params: readonly SqlValue[] = []) => guarded(() => {
+        const changes = Number(this.prepare(sql).run(...(params as SQLInputValue[])).changes);
+        // A write outside a transaction commits on its own.
+        if (!this.db.isTransaction && changes > 0) this.commits++;
+        return { changes };
+      }),
     };
   }
 
@@ -57,6 +71,16 @@ export class SqliteDatabase implements SqlDatabase {
 
   async exec(sql: string): Promise<void> {
     this.db.exec(sql);
+    this.commits++;
+  }
+
+  changeMarker(): string {
+    const now = performance.now();
+    if (now - this.dataVersionAt >= CROSS_PROCESS_STALENESS_MS) {
+      this.dataVersion = Number((this.prepare('PRAGMA data_version').get() as { data_version: number }).data_version);
+      this.dataVersionAt = now;
+    }
+    return `${this.commits}.${this.dataVersion}`;
   }
 
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
@@ -65,6 +89,7 @@ export class SqliteDatabase implements SqlDatabase {
       try {
         const result = await fn(this.executor);
         this.db.exec('COMMIT');
+        this.commits++;
         return result;
       } catch (e) {
         if (this.db.isTransaction) this.db.exec('ROLLBACK');
