@@ -9,9 +9,9 @@ export interface RequestContext {
   method: string;
   /** Raw path (still percent-encoded), without the query string. */
   path: string;
-  query: URLSearchParams;
+  readonly query: URLSearchParams;
   ip: string;
-  requestId: string;
+  readonly requestId: string;
   /** Set by the handler that takes the request; a bounded name for logs and metrics. */
   route: string;
   /** Extra fields for the access log line (never secrets). */

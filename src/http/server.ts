@@ -63,14 +63,21 @@ export class HttpServer {
     const rawUrl = req.url ?? '/';
     const q = rawUrl.indexOf('?');
     let principal: Promise<Principal> | undefined;
+    let query: URLSearchParams | undefined;
+    let requestId: string | undefined;
+    // Query and request id are made only when something reads them: most reads never do.
     const ctx: RequestContext = {
       req,
       res,
       method: req.method ?? 'GET',
       path: q === -1 ? rawUrl : rawUrl.slice(0, q),
-      query: new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1)),
+      get query() {
+        return (query ??= new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1)));
+      },
       ip: req.socket.remoteAddress ?? '',
-      requestId: String(req.headers['x-request-id'] ?? '').slice(0, 64) || randomUUID(),
+      get requestId() {
+        return (requestId ??= String(req.headers['x-request-id'] ?? '').slice(0, 64) || randomUUID());
+      },
       route: 'unmatched',
       logFields: {},
       principal: () => (principal ??= this.deps.resolvePrincipal(ctx)),

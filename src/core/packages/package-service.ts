@@ -11,6 +11,7 @@ import { judgeUnpublish, type UnpublishPolicy } from '../policies/unpublish-poli
 import type { Ecosystem } from './ecosystem.ts';
 import { rebuildDocuments, releaseView } from './projection.ts';
 import { requireAllowed, resourceFor } from './access.ts';
+import { CommitCache } from './commit-cache.ts';
 
 export interface PackageServiceDeps {
   store: MetadataStore;
@@ -27,41 +28,28 @@ export interface PackageSnapshot {
 }
 
 const MAX_DEPENDENTS_SHOWN = 20;
-const MAX_REMEMBERED_ETAGS = 100_000;
+/** Entries per commit cache; far more than any working set, small next to the documents. */
+const MAX_REMEMBERED = 100_000;
 
 export class PackageService {
   private readonly d: PackageServiceDeps;
-  private readonly etags = new Map<string, string>();
-  private etagsMarker: string | null = null;
+  private readonly etags: CommitCache<string>;
+  private readonly artifacts: CommitCache<ServedArtifact>;
 
   constructor(deps: PackageServiceDeps) {
     this.d = deps;
+    this.etags = new CommitCache(deps.store, MAX_REMEMBERED);
+    this.artifacts = new CommitCache(deps.store, MAX_REMEMBERED);
   }
 
   // ---------- reads ----------
 
   /**
-   * The current ETag of a served document: the freshness check every read makes. Where the store
-   * can tell cheaply that nothing was committed since (SQLite), ETags are remembered until the next
-   * commit; otherwise each call asks the store.
+   * The current ETag of a served document: the freshness check every read makes. Remembered
+   * until the next commit where the store can tell (SQLite); otherwise asked each time.
    */
-  async documentEtag(eco: Ecosystem, name: string, form: string): Promise<string | undefined> {
-    const marker = this.d.store.changeMarker();
-    if (marker === null) return this.d.store.getDocumentEtag(eco.id, name, form);
-    if (marker !== this.etagsMarker) {
-      this.etags.clear();
-      this.etagsMarker = marker;
-    }
-    const key = `${eco.id}\0${name}\0${form}`;
-    const known = this.etags.get(key);
-    if (known !== undefined) return known;
-    const etag = await this.d.store.getDocumentEtag(eco.id, name, form);
-    // Remember it only if nothing was committed while we asked.
-    if (etag !== undefined && this.d.store.changeMarker() === marker) {
-      if (this.etags.size >= MAX_REMEMBERED_ETAGS) this.etags.clear();
-      this.etags.set(key, etag);
-    }
-    return etag;
+  documentEtag(eco: Ecosystem, name: string, form: string): Promise<string | undefined> {
+    return this.etags.get(`${eco.id}\0${name}\0${form}`, () => this.d.store.getDocumentEtag(eco.id, name, form));
   }
 
   /** A served document with what is needed to authorize reading it. */
@@ -81,7 +69,7 @@ export class PackageService {
 
   /** The artifact to serve; `principal` is only resolved when the package is restricted. */
   async servedArtifact(principal: () => Promise<Principal>, eco: Ecosystem, name: string, filename: string): Promise<ServedArtifact> {
-    const art = await this.d.store.findServedArtifact(eco.id, name, filename);
+    const art = await this.artifacts.get(`${eco.id}\0${name}\0${filename}`, () => this.d.store.findServedArtifact(eco.id, name, filename));
     if (!art) throw notFound('ARTIFACT_NOT_FOUND', `${filename} is not in this registry`);
     if (art.access === 'restricted') {
       const owners = (await this.d.store.listOwners(art.packageId)).map((o) => o.id);

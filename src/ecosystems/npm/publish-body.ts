@@ -19,10 +19,22 @@ export function isPublishBody(body: Json): boolean {
   return body._attachments !== undefined;
 }
 
+/** semver's range parser is costly and the same few tags come every time: remember its answer. */
+const rangeMemo = new Map<string, boolean>();
+function isRange(tag: string): boolean {
+  let known = rangeMemo.get(tag);
+  if (known === undefined) {
+    known = semver.validRange(tag) !== null;
+    if (rangeMemo.size >= 1000) rangeMemo.clear();
+    rangeMemo.set(tag, known);
+  }
+  return known;
+}
+
 /** A dist-tag is a short word that is not itself a version range (npm checks the same). */
 export function validateTag(tag: string): string {
   if (!TAG.test(tag)) throw invalid('INVALID_TAG', `Invalid dist-tag "${tag.slice(0, 70)}": use letters, digits, ".", "_" or "-"`);
-  if (semver.validRange(tag) !== null) throw invalid('TAG_IS_RANGE', `The dist-tag "${tag}" is a valid semver range; pick a tag that is not (e.g. "next")`);
+  if (isRange(tag)) throw invalid('TAG_IS_RANGE', `The dist-tag "${tag}" is a valid semver range; pick a tag that is not (e.g. "next")`);
   return tag;
 }
 

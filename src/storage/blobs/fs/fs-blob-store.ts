@@ -1,7 +1,7 @@
 // Content-addressed blobs on the local filesystem: <root>/<aa>/<bb>/<sha512hex>. Writes go to a
 // temporary file that is renamed into place, so a reader (or a crash) never sees half a blob.
 import { createReadStream, mkdirSync } from 'node:fs';
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { isBlobKey, type BlobStore } from '../store.ts';
@@ -10,6 +10,8 @@ export class FsBlobStore implements BlobStore {
   private readonly root: string;
   private readonly tmp: string;
   private readonly fsync: boolean;
+  /** Fan-out directories known to exist (at most 65,536). */
+  private readonly dirs = new Set<string>();
 
   constructor(root: string, options: { fsync: boolean }) {
     this.root = root;
@@ -25,13 +27,18 @@ export class FsBlobStore implements BlobStore {
 
   async put(key: string, data: Buffer): Promise<void> {
     const target = this.file(key);
-    if (await this.has(key)) return;
-    mkdirSync(path.dirname(target), { recursive: true });
+    // No existence check first: the key is the content's hash, so renaming over an existing blob
+    // replaces it with identical bytes.
+    const dir = path.dirname(target);
+    if (!this.dirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.dirs.add(dir);
+    }
     const temp = path.join(this.tmp, `${key.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
     const fh = await open(temp, 'w');
     try {
       await fh.writeFile(data);
-      if (this.fsync) await fh.sync();
+      if (this.fsync) await fh.datasync();
     } finally {
       await fh.close();
     }
