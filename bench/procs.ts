@@ -79,10 +79,11 @@ function signalGroup(p: Proc, sig: NodeJS.Signals): void {
 export async function stop(p: Proc, graceMs = 5000): Promise<void> {
   if (p.exitCode !== undefined) return;
   signalGroup(p, 'SIGTERM');
-  const done = await Promise.race([p.exited.then(() => true), sleep(graceMs).then(() => false)]);
+  // Unreferenced timers: a pending grace period must not keep the bench alive once all is done.
+  const done = await Promise.race([p.exited.then(() => true), sleep(graceMs, false, { ref: false })]);
   if (!done) {
     signalGroup(p, 'SIGKILL');
-    await Promise.race([p.exited, sleep(2000)]);
+    await Promise.race([p.exited, sleep(2000, undefined, { ref: false })]);
   }
 }
 

@@ -1,5 +1,6 @@
 // Starting the servers under test (Attestry, Verdaccio 6) and the static baseline (nginx), each
 // pinned to one core with taskset, on loopback, with all data under bench/.work.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -81,11 +82,16 @@ export interface AttestryOptions {
   env?: Record<string, string>;
 }
 
+/** The flags `npm start` gives Node (package.json). */
+const PRODUCTION_NODE_FLAGS = ['--enable-source-maps', '--max-semi-space-size=2'];
+
 export async function startAttestry(o: AttestryOptions): Promise<Server> {
   rmSync(o.dataDir, { recursive: true, force: true });
   rmSync(o.logFile, { force: true });
   mkdirSync(o.dataDir, { recursive: true });
-  const proc = start('attestry', 'taskset', ['-c', SERVER_CORE, o.nodeBin, ...(o.extraNodeArgs ?? []), 'src/cli/main.ts', 'serve'], {
+  // The production start path, as `npm start` runs it: compiled JavaScript with its V8 flags.
+  execFileSync(o.nodeBin, [path.join(o.root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: o.root, stdio: 'inherit' });
+  const proc = start('attestry', 'taskset', ['-c', SERVER_CORE, o.nodeBin, ...PRODUCTION_NODE_FLAGS, ...(o.extraNodeArgs ?? []), 'dist/cli/main.js', 'serve'], {
     cwd: o.root,
     logFile: o.logFile,
     env: { ...process.env, ...o.env, ATTESTRY_DATA_DIR: o.dataDir, ATTESTRY_PORT: '0', ATTESTRY_HOST: '127.0.0.1' },
