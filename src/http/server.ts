@@ -104,7 +104,7 @@ export class HttpServer {
         // Reads outnumber writes a million to one: successful reads are logged at debug (the
         // metrics count them); writes, refusals and failures at info.
         const quiet = (ctx.method === 'GET' || ctx.method === 'HEAD') && res.statusCode < 400;
-        (quiet ? this.deps.log.debug : this.deps.log.info)('request', {
+        if (!quiet || this.deps.log.debugEnabled) (quiet ? this.deps.log.debug : this.deps.log.info)('request', {
           requestId: ctx.requestId, method: ctx.method, path: redactPath(ctx.path), route: ctx.route,
           status: res.statusCode, ms: Math.round(seconds * 10_000) / 10, ip: ctx.ip, ...ctx.logFields,
         });

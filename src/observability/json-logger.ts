@@ -59,5 +59,6 @@ export function createJsonLogger(level: Level, write: (line: string) => void = b
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
+    debugEnabled: min <= LEVELS.debug,
   };
 }

@@ -20,7 +20,7 @@ function capturingLogger(): Logger & { entries: LogEntry[] } {
   const at = (level: LogEntry['level']) => (msg: string, fields?: Record<string, unknown>) => {
     entries.push({ level, msg, fields });
   };
-  return { entries, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+  return { entries, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), debugEnabled: true };
 }
 
 const ALICE = 1; // owns the packages below; her name is also the scope `@alice`
