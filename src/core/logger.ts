@@ -8,5 +8,3 @@ export interface Logger {
   /** Whether `debug` lines are written: lets hot paths skip building fields nobody reads. */
   readonly debugEnabled: boolean;
 }
-
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {}, debugEnabled: false };

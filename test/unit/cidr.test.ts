@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isAttestryError } from '../../src/core/errors.ts';
+import { assertRefused } from '../support/refusals.ts';
 import { addressAllowed, parseCidrList } from '../../src/security/tokens/cidr.ts';
 
 function refuses(list: unknown): void {
-  assert.throws(() => parseCidrList(list), (e: unknown) => {
-    assert.ok(isAttestryError(e), `expected an AttestryError, got ${String(e)}`);
-    assert.equal(e.code, 'BAD_CIDR');
-    assert.equal(e.kind, 'invalid');
-    return true;
-  }, JSON.stringify(list));
+  assertRefused(() => parseCidrList(list), 'BAD_CIDR', 'invalid', JSON.stringify(list));
 }
 
 describe('parseCidrList: refusals (BAD_CIDR)', () => {

@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isAttestryError } from '../../src/core/errors.ts';
+import { assertRefused } from '../support/refusals.ts';
 import { MAX_NAME_LENGTH, isPlausibleName, parsePackagePath, splitName, tarballFilename, validateNewName } from '../../src/ecosystems/npm/names.ts';
 
 function refuses(name: string): void {
-  assert.throws(() => validateNewName(name), (e: unknown) => {
-    assert.ok(isAttestryError(e), `expected an AttestryError, got ${String(e)}`);
-    assert.equal(e.code, 'INVALID_PACKAGE_NAME');
-    assert.equal(e.kind, 'invalid');
-    return true;
-  }, JSON.stringify(name));
+  assertRefused(() => validateNewName(name), 'INVALID_PACKAGE_NAME', 'invalid', JSON.stringify(name));
 }
 
 describe('validateNewName: refusals (INVALID_PACKAGE_NAME)', () => {

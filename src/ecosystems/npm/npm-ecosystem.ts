@@ -4,7 +4,7 @@ import { invalid } from '../../core/errors.ts';
 import type { ArtifactFacts, Ecosystem, PackageView, ReleaseView, RenderedDocument } from '../../core/packages/ecosystem.ts';
 import { inspectTarGz, type ArchiveLimits } from '../../security/archive/tar-gz.ts';
 import { renderPackument, renderVersion, type ArtifactFactsNpm } from './documents.ts';
-import { splitName, tarballFilename } from './names.ts';
+import { splitName } from './names.ts';
 
 const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall'];
 
@@ -86,9 +86,5 @@ export class NpmEcosystem implements Ecosystem {
       out.set('latest', sorted.find((v) => semver.prerelease(v, true) === null) ?? (sorted[0] as string));
     }
     return out;
-  }
-
-  expectedFilename(name: string, version: string): string {
-    return tarballFilename(name, version);
   }
 }

@@ -194,7 +194,6 @@ export interface MetadataOps {
   listPackageNames(ecosystem: string): Promise<string[]>;
 
   insertEvent(event: NewEvent): Promise<void>;
-  listEvents(ecosystem: string, packageName: string): Promise<EventRecord[]>;
 }
 
 export interface MetadataStore extends MetadataOps {

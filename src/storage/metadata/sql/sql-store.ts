@@ -1,7 +1,7 @@
 // The metadata store written once in portable SQL; the engine differences live in the drivers.
 import type { SqlDatabase, SqlExecutor, SqlValue } from './driver.ts';
 import type {
-  ArtifactRecord, DocumentRecord, EventRecord, LoginSessionRecord, MetadataOps, MetadataStore, NewArtifact, NewEvent,
+  ArtifactRecord, DocumentRecord, LoginSessionRecord, MetadataOps, MetadataStore, NewArtifact, NewEvent,
   NewRelease, NewUser, PackageRecord, ReleaseRecord, SearchHit, ServedArtifact, TokenRecord, UserRecord,
 } from '../store.ts';
 
@@ -317,13 +317,7 @@ class SqlOps implements MetadataOps {
     await this.x.run('INSERT INTO events (at, type, actor_id, ecosystem, package_name, version, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
       [e.at, e.type, e.actorId, e.ecosystem, e.packageName, e.version, JSON.stringify(e.data)]);
   }
-  async listEvents(ecosystem: string, packageName: string): Promise<EventRecord[]> {
-    const rows = await this.x.all<Row>('SELECT * FROM events WHERE ecosystem = ? AND package_name = ? ORDER BY id', [ecosystem, packageName]);
-    return rows.map((r) => ({
-      id: num(r.id), at: num(r.at), type: String(r.type), actorId: numOrNull(r.actor_id), ecosystem: strOrNull(r.ecosystem),
-      packageName: strOrNull(r.package_name), version: strOrNull(r.version), data: JSON.parse(String(r.data)) as Record<string, unknown>,
-    }));
-  }
+
 }
 
 export class SqlMetadataStore extends SqlOps implements MetadataStore {
