@@ -26,6 +26,7 @@ import { opsHandler } from './http/ops.ts';
 import { RepresentationCache } from './http/representation-cache.ts';
 import { Metrics } from './observability/metrics.ts';
 import { createJsonLogger } from './observability/json-logger.ts';
+import { startIdleMemoryTrim } from './observability/idle-memory-trim.ts';
 import { NpmEcosystem } from './ecosystems/npm/npm-ecosystem.ts';
 import { npmHandler } from './ecosystems/npm/adapter.ts';
 import { webLoginHandler } from './web/login-page.ts';
@@ -120,6 +121,7 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
       maxJsonBytes: MAX_JSON_BYTES,
     }),
   );
+  const stopTrim = startIdleMemoryTrim(() => server.activity(), log);
   log.info('registry listening', { url: publicUrl, bound: `${host}:${address.port}`, database: store.engine, dataDir: config.dataDir, version: VERSION });
 
   return {
@@ -127,6 +129,7 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
     port: address.port,
     storage,
     async close() {
+      stopTrim();
       await server.close();
       await store.close();
       log.info('registry stopped');

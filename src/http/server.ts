@@ -33,6 +33,7 @@ export class HttpServer {
   private readonly server: http.Server;
   private readonly deps: ServerDeps;
   private inFlight = 0;
+  private started = 0;
   private drained: (() => void) | undefined;
 
   constructor(deps: ServerDeps) {
@@ -60,6 +61,7 @@ export class HttpServer {
     const started = process.hrtime.bigint();
     const socket = req.socket;
     this.inFlight++;
+    this.started++;
     const rawUrl = req.url ?? '/';
     const q = rawUrl.indexOf('?');
     let principal: Promise<Principal> | undefined;
@@ -135,6 +137,11 @@ export class HttpServer {
     }
     this.deps.log.error('unhandled error', { requestId: ctx.requestId, route: ctx.route, error: (e as Error)?.stack ?? String(e) });
     sendJson(ctx.res, 500, { error: 'Internal server error', requestId: ctx.requestId });
+  }
+
+  /** How much work the server has seen: lets idle-time housekeeping know when it is idle. */
+  activity(): { started: number; inFlight: number } {
+    return { started: this.started, inFlight: this.inFlight };
   }
 
   /** Stops accepting connections and waits (bounded) for in-flight requests to finish. */
