@@ -5,6 +5,17 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { invalid, tooLarge } from '../core/errors.ts';
 
+/**
+ * Whether body bytes of this request may still be on their way. A request without a body is
+ * answered before its parser has marked it complete when the answer is synchronous, so
+ * `complete` alone cannot tell an unread upload from a plain GET.
+ */
+export function bodyUnread(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > limit) {

@@ -15,8 +15,13 @@ export interface RequestContext {
   /** Set by the handler that takes the request; a bounded name for logs and metrics. */
   route: string;
   /** Extra fields for the access log line (never secrets). */
-  logFields: Record<string, unknown>;
+  readonly logFields: Record<string, unknown>;
   principal(): Promise<Principal>;
 }
 
-export type Handler = (ctx: RequestContext) => Promise<boolean>;
+/**
+ * Takes the request (true, or a promise of true) or leaves it to the next handler (false). A
+ * handler that does not recognise the path answers false synchronously: the hot read path
+ * should not pay a promise and a microtask per handler it passes.
+ */
+export type Handler = (ctx: RequestContext) => boolean | Promise<boolean>;

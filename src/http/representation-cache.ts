@@ -67,6 +67,13 @@ export class RepresentationCache {
     return rep;
   }
 
+  /** The body in the requested encoding when it needs no compressing now; else undefined. */
+  encodedIfReady(rep: Representation, enc: Encoding): { body: Buffer; encoding: Encoding } | undefined {
+    if (enc === 'identity' || rep.identity.length < MIN_COMPRESS_BYTES) return { body: rep.identity, encoding: 'identity' };
+    const body = enc === 'br' ? rep.br : rep.gzip;
+    return body ? { body, encoding: enc } : undefined;
+  }
+
   /** The body in the requested encoding, compressing at most once per representation. */
   async encoded(key: string, rep: Representation, enc: Encoding): Promise<{ body: Buffer; encoding: Encoding }> {
     if (enc === 'identity' || rep.identity.length < MIN_COMPRESS_BYTES) return { body: rep.identity, encoding: 'identity' };

@@ -9,6 +9,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { Principal } from '../security/authz/principal.ts';
 import type { Handler, RequestContext } from './context.ts';
 import { sendJson } from './respond.ts';
+import { bodyUnread } from './body.ts';
 import { STATUS_FOR_KIND } from './status.ts';
 
 export interface ServerDeps {
@@ -26,6 +27,55 @@ export function redactPath(path: string): string {
   return path.length > 300 ? `${path.slice(0, 300)}…` : path;
 }
 
+/**
+ * One request's state. A class rather than an object literal: its accessors live on the
+ * prototype, so a request costs one small allocation, not a handful of closures. Query, request
+ * id and log fields are made only when something reads them: most reads never do.
+ */
+class Exchange implements RequestContext {
+  readonly req: http.IncomingMessage;
+  readonly res: http.ServerResponse;
+  readonly method: string;
+  readonly path: string;
+  readonly ip: string;
+  readonly startedAt = performance.now();
+  route = 'unmatched';
+  private readonly rawUrl: string;
+  private readonly queryAt: number;
+  private readonly resolver: ServerDeps['resolvePrincipal'];
+  private principalP: Promise<Principal> | undefined;
+  private queryP: URLSearchParams | undefined;
+  private requestIdP: string | undefined;
+  private logFieldsP: Record<string, unknown> | undefined;
+
+  constructor(req: http.IncomingMessage, res: http.ServerResponse, resolver: ServerDeps['resolvePrincipal']) {
+    this.req = req;
+    this.res = res;
+    this.method = req.method ?? 'GET';
+    this.rawUrl = req.url ?? '/';
+    this.queryAt = this.rawUrl.indexOf('?');
+    this.path = this.queryAt === -1 ? this.rawUrl : this.rawUrl.slice(0, this.queryAt);
+    this.ip = req.socket.remoteAddress ?? '';
+    this.resolver = resolver;
+  }
+
+  get query(): URLSearchParams {
+    return (this.queryP ??= new URLSearchParams(this.queryAt === -1 ? '' : this.rawUrl.slice(this.queryAt + 1)));
+  }
+
+  get requestId(): string {
+    return (this.requestIdP ??= String(this.req.headers['x-request-id'] ?? '').slice(0, 64) || randomUUID());
+  }
+
+  get logFields(): Record<string, unknown> {
+    return (this.logFieldsP ??= {});
+  }
+
+  principal(): Promise<Principal> {
+    return (this.principalP ??= this.resolver(this));
+  }
+}
+
 const SHUTDOWN_GRACE_MS = 30_000;
 const DISCARD_GRACE_MS = 5_000;
 
@@ -39,11 +89,13 @@ export class HttpServer {
   constructor(deps: ServerDeps) {
     this.deps = deps;
     this.server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 300_000, headersTimeout: 60_000 }, (req, res) => {
-      // A bug in one request's bookkeeping must not take the whole registry down.
-      this.handle(req, res).catch((e: unknown) => {
+      try {
+        this.handle(req, res);
+      } catch (e) {
+        // A bug in one request's bookkeeping must not take the whole registry down.
         deps.log.error('request handling failed', { error: (e as Error)?.stack ?? String(e) });
         res.destroy();
-      });
+      }
     });
   }
 
@@ -57,62 +109,62 @@ export class HttpServer {
     });
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const started = process.hrtime.bigint();
-    const socket = req.socket;
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     this.inFlight++;
     this.started++;
-    const rawUrl = req.url ?? '/';
-    const q = rawUrl.indexOf('?');
-    let principal: Promise<Principal> | undefined;
-    let query: URLSearchParams | undefined;
-    let requestId: string | undefined;
-    // Query and request id are made only when something reads them: most reads never do.
-    const ctx: RequestContext = {
-      req,
-      res,
-      method: req.method ?? 'GET',
-      path: q === -1 ? rawUrl : rawUrl.slice(0, q),
-      get query() {
-        return (query ??= new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1)));
-      },
-      ip: req.socket.remoteAddress ?? '',
-      get requestId() {
-        return (requestId ??= String(req.headers['x-request-id'] ?? '').slice(0, 64) || randomUUID());
-      },
-      route: 'unmatched',
-      logFields: {},
-      principal: () => (principal ??= this.deps.resolvePrincipal(ctx)),
-    };
+    const ctx = new Exchange(req, res, this.deps.resolvePrincipal);
+    let outcome: boolean | Promise<boolean>;
     try {
-      if (this.deps.handlers.length === 0) {
-        // Listening before the services are wired (start-up maintenance may take a while).
-        ctx.route = 'starting';
-        sendJson(res, 503, { error: 'The registry is starting; retry shortly' }, { 'retry-after': '2' });
-        return;
-      }
-      let handled = false;
-      for (const h of this.deps.handlers) {
-        if ((handled = await h(ctx))) break;
-      }
-      if (!handled) sendJson(res, 404, { error: 'Not found', code: 'NOT_FOUND' });
+      outcome = this.runHandlers(ctx, 0);
     } catch (e) {
       this.fail(ctx, e);
-    } finally {
-      if (!req.complete) this.discardRest(req, socket);
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      this.deps.metrics.observeRequest(ctx.route, ctx.method, res.statusCode, seconds);
-      if (ctx.route !== 'health' && ctx.route !== 'metrics') {
-        // Reads outnumber writes a million to one: successful reads are logged at debug (the
-        // metrics count them); writes, refusals and failures at info.
-        const quiet = (ctx.method === 'GET' || ctx.method === 'HEAD') && res.statusCode < 400;
-        if (!quiet || this.deps.log.debugEnabled) (quiet ? this.deps.log.debug : this.deps.log.info)('request', {
-          requestId: ctx.requestId, method: ctx.method, path: redactPath(ctx.path), route: ctx.route,
-          status: res.statusCode, ms: Math.round(seconds * 10_000) / 10, ip: ctx.ip, ...ctx.logFields,
-        });
-      }
-      if (--this.inFlight === 0) this.drained?.();
+      outcome = true;
     }
+    // Cached reads answer synchronously; only work that waits for storage goes through promises.
+    if (typeof outcome === 'boolean') this.finish(ctx, outcome);
+    else outcome.then((handled) => this.finish(ctx, handled), (e: unknown) => {
+      this.fail(ctx, e);
+      this.finish(ctx, true);
+    }).catch((e: unknown) => {
+      // A bug in one request's bookkeeping must not take the whole registry down.
+      this.deps.log.error('request handling failed', { error: (e as Error)?.stack ?? String(e) });
+      res.destroy();
+    });
+  }
+
+  /** Offers the request to each handler from `from` on, synchronously until one needs to wait. */
+  private runHandlers(ctx: Exchange, from: number): boolean | Promise<boolean> {
+    const handlers = this.deps.handlers;
+    if (handlers.length === 0) {
+      // Listening before the services are wired (start-up maintenance may take a while).
+      ctx.route = 'starting';
+      sendJson(ctx.res, 503, { error: 'The registry is starting; retry shortly' }, { 'retry-after': '2' });
+      return true;
+    }
+    for (let i = from; i < handlers.length; i++) {
+      const r = (handlers[i] as Handler)(ctx);
+      if (r === true) return true;
+      if (r !== false) return r.then((handled) => handled || this.runHandlers(ctx, i + 1));
+    }
+    return false;
+  }
+
+  private finish(ctx: Exchange, handled: boolean): void {
+    const { req, res } = ctx;
+    if (!handled && !res.headersSent) sendJson(res, 404, { error: 'Not found', code: 'NOT_FOUND' });
+    if (bodyUnread(req)) this.discardRest(req, req.socket);
+    const seconds = (performance.now() - ctx.startedAt) / 1000;
+    this.deps.metrics.observeRequest(ctx.route, ctx.method, res.statusCode, seconds);
+    if (ctx.route !== 'health' && ctx.route !== 'metrics') {
+      // Reads outnumber writes a million to one: successful reads are logged at debug (the
+      // metrics count them); writes, refusals and failures at info.
+      const quiet = (ctx.method === 'GET' || ctx.method === 'HEAD') && res.statusCode < 400;
+      if (!quiet || this.deps.log.debugEnabled) (quiet ? this.deps.log.debug : this.deps.log.info)('request', {
+        requestId: ctx.requestId, method: ctx.method, path: redactPath(ctx.path), route: ctx.route,
+        status: res.statusCode, ms: Math.round(seconds * 10_000) / 10, ip: ctx.ip, ...ctx.logFields,
+      });
+    }
+    if (--this.inFlight === 0) this.drained?.();
   }
 
   /**

@@ -31,44 +31,48 @@ ${email}
 }
 
 export function webLoginHandler(accounts: AccountService): Handler {
-  return async (ctx) => {
+  return (ctx) => {
+    if (!ctx.path.startsWith('/-/web/login/')) return false;
     const m = /^\/-\/web\/login\/([A-Za-z0-9_-]{10,64})$/.exec(ctx.path);
     if (!m) return false;
-    const sessionId = m[1] as string;
-    ctx.route = 'web.login';
-    let session;
-    try {
-      session = await accounts.getWebLogin(sessionId);
-    } catch (e) {
-      if (!isAttestryError(e)) throw e;
-      render(ctx, 404, page('Login expired', `<p>${escapeHtml(e.message)}</p>`));
-      return true;
-    }
-    if (session.approved) {
-      render(ctx, 200, page('You are logged in', '<p>You can close this window and return to your terminal.</p>'));
-      return true;
-    }
-    if (ctx.method === 'GET') {
-      render(ctx, 200, form(sessionId, session.createAccount));
-      return true;
-    }
-    if (ctx.method !== 'POST') return false;
-    const fields = new URLSearchParams((await readBody(ctx.req, FORM_LIMIT)).toString('utf8'));
-    const name = fields.get('name') ?? '';
-    const email = fields.get('email') ?? '';
-    const password = fields.get('password') ?? '';
-    try {
-      const existing = await accounts.findUser(name);
-      const user = session.createAccount && !existing
-        ? await accounts.register({ name, email, password })
-        : await accounts.authenticate(name, password);
-      await accounts.approveWebLogin(sessionId, user);
-      ctx.logFields.user = user.name;
-      render(ctx, 200, page('You are logged in', `<p>Logged in as <strong>${escapeHtml(user.name)}</strong>. You can close this window and return to your terminal.</p>`));
-    } catch (e) {
-      if (!isAttestryError(e)) throw e;
-      render(ctx, e.kind === 'unauthenticated' ? 401 : 400, form(sessionId, session.createAccount, e.message, { name, email }));
-    }
-    return true;
+    return loginPage(accounts, ctx, m[1] as string);
   };
+}
+
+async function loginPage(accounts: AccountService, ctx: RequestContext, sessionId: string): Promise<boolean> {
+  ctx.route = 'web.login';
+  let session;
+  try {
+    session = await accounts.getWebLogin(sessionId);
+  } catch (e) {
+    if (!isAttestryError(e)) throw e;
+    render(ctx, 404, page('Login expired', `<p>${escapeHtml(e.message)}</p>`));
+    return true;
+  }
+  if (session.approved) {
+    render(ctx, 200, page('You are logged in', '<p>You can close this window and return to your terminal.</p>'));
+    return true;
+  }
+  if (ctx.method === 'GET') {
+    render(ctx, 200, form(sessionId, session.createAccount));
+    return true;
+  }
+  if (ctx.method !== 'POST') return false;
+  const fields = new URLSearchParams((await readBody(ctx.req, FORM_LIMIT)).toString('utf8'));
+  const name = fields.get('name') ?? '';
+  const email = fields.get('email') ?? '';
+  const password = fields.get('password') ?? '';
+  try {
+    const existing = await accounts.findUser(name);
+    const user = session.createAccount && !existing
+      ? await accounts.register({ name, email, password })
+      : await accounts.authenticate(name, password);
+    await accounts.approveWebLogin(sessionId, user);
+    ctx.logFields.user = user.name;
+    render(ctx, 200, page('You are logged in', `<p>Logged in as <strong>${escapeHtml(user.name)}</strong>. You can close this window and return to your terminal.</p>`));
+  } catch (e) {
+    if (!isAttestryError(e)) throw e;
+    render(ctx, e.kind === 'unauthenticated' ? 401 : 400, form(sessionId, session.createAccount, e.message, { name, email }));
+  }
+  return true;
 }

@@ -14,15 +14,23 @@ export class CommitCache<V> {
     this.maxEntries = maxEntries;
   }
 
-  async get(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
+  /** The remembered value, if nothing was committed since it was loaded; never loads. */
+  peek(key: string): V | undefined {
     const marker = this.store.changeMarker();
-    if (marker === null) return load();
+    if (marker === null) return undefined;
     if (marker !== this.marker) {
       this.entries.clear();
       this.marker = marker;
+      return undefined;
     }
-    const known = this.entries.get(key);
+    return this.entries.get(key);
+  }
+
+  async get(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
+    const known = this.peek(key);
     if (known !== undefined) return known;
+    const marker = this.store.changeMarker();
+    if (marker === null) return load();
     const value = await load();
     // Remember it only if nothing was committed while it was loaded.
     if (value !== undefined && this.store.changeMarker() === marker) {

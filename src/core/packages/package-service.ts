@@ -52,6 +52,11 @@ export class PackageService {
     return this.etags.get(`${eco.id}\0${name}\0${form}`, () => this.d.store.getDocumentEtag(eco.id, name, form));
   }
 
+  /** The current ETag when it is known without asking storage (the hot path); else undefined. */
+  knownDocumentEtag(eco: Ecosystem, name: string, form: string): string | undefined {
+    return this.etags.peek(`${eco.id}\0${name}\0${form}`);
+  }
+
   /** A served document with what is needed to authorize reading it. */
   async document(eco: Ecosystem, name: string, form: string): Promise<{ doc: DocumentRecord; access: Access; ownerIds: number[] } | undefined> {
     const doc = await this.d.store.getDocument(eco.id, name, form);

@@ -12,17 +12,25 @@ import * as packages from './routes/packages.ts';
 const COUCH_USER = /^\/-\/user\/org\.couchdb\.user:([^/]+)(?:\/-rev\/[^/]+)?$/;
 
 export function npmHandler(d: NpmDeps): Handler {
-  return async (ctx) => {
+  const failed = (ctx: RequestContext, e: unknown): true => {
+    if (!ctx.res.headersSent && sendNpmError(ctx.res, e)) return true;
+    throw e;
+  };
+  return (ctx) => {
+    let outcome: boolean | Promise<boolean>;
     try {
-      return await dispatch(d, ctx);
+      outcome = dispatch(d, ctx);
     } catch (e) {
-      if (!ctx.res.headersSent && sendNpmError(ctx.res, e)) return true;
-      throw e;
+      return failed(ctx, e);
     }
+    return typeof outcome === 'boolean' ? outcome : outcome.catch((e: unknown) => failed(ctx, e));
   };
 }
 
-async function dispatch(d: NpmDeps, ctx: RequestContext): Promise<boolean> {
+/** A route that answered (possibly synchronously) counts as handled. */
+const handled = (r: void | Promise<void>): true | Promise<true> => (r ? r.then(() => true) : true);
+
+function dispatch(d: NpmDeps, ctx: RequestContext): boolean | Promise<boolean> {
   const { method, path } = ctx;
   if (path.startsWith('/-/')) return registryRoute(d, ctx, method, path);
 
@@ -36,28 +44,23 @@ async function dispatch(d: NpmDeps, ctx: RequestContext): Promise<boolean> {
     throw notFound('PACKAGE_NOT_FOUND', `${name.slice(0, 220)} is not in this registry`);
   }
   if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) {
-    if (read) await packages.getDocument(d, ctx, name);
-    else if (method === 'PUT') await packages.putPackage(d, ctx, name);
-    else return false;
-    return true;
+    if (read) return handled(packages.getDocument(d, ctx, name));
+    if (method === 'PUT') return handled(packages.putPackage(d, ctx, name));
+    return false;
   }
   if (rest[0] === '-' && rest.length === 2 && rest[1]?.endsWith('.tgz') && read) {
-    await packages.getTarball(d, ctx, name, decodeURIComponent(rest[1]));
-    return true;
+    return handled(packages.getTarball(d, ctx, name, decodeURIComponent(rest[1])));
   }
   if (rest[0] === '-' && rest.length === 4 && rest[2] === '-rev' && method === 'DELETE') {
-    await packages.deleteTarball(d, ctx, name, decodeURIComponent(rest[1] ?? ''));
-    return true;
+    return handled(packages.deleteTarball(d, ctx, name, decodeURIComponent(rest[1] ?? '')));
   }
   if (rest[0] === '-rev' && rest.length === 2) {
-    if (method === 'PUT') await packages.putPackageRev(d, ctx, name);
-    else if (method === 'DELETE') await packages.deletePackage(d, ctx, name);
-    else return false;
-    return true;
+    if (method === 'PUT') return handled(packages.putPackageRev(d, ctx, name));
+    if (method === 'DELETE') return handled(packages.deletePackage(d, ctx, name));
+    return false;
   }
   if (rest.length === 1 && read && rest[0]) {
-    await packages.getVersion(d, ctx, name, decodeURIComponent(rest[0]));
-    return true;
+    return handled(packages.getVersion(d, ctx, name, decodeURIComponent(rest[0])));
   }
   return false;
 }

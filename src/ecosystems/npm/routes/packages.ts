@@ -6,6 +6,7 @@ import { requireUser } from './accounts.ts';
 import { readJson } from '../../../http/body.ts';
 import { sendJson } from '../../../http/respond.ts';
 import { chooseEncoding } from '../../../http/representation-cache.ts';
+import type { Encoding, Representation } from '../../../http/representation-cache.ts';
 import type { Access } from '../../../storage/metadata/store.ts';
 import type { NpmDeps } from '../deps.ts';
 import { isPublishBody, parsePublishBody } from '../publish-body.ts';
@@ -17,9 +18,14 @@ const DOCUMENT_CACHE_CONTROL = 'public, max-age=0, must-revalidate';
 const TARBALL_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 const BLOB_CACHE_MAX_ITEM = 1024 * 1024;
 
+type Headers = Record<string, string>;
+
 interface DocMeta {
   access: Access;
   ownerIds: number[];
+  /** Response headers, built once per representation: a served read allocates none. */
+  notModified: Headers;
+  ok: Partial<Record<Encoding, Headers>>;
 }
 
 type Json = Record<string, unknown>;
@@ -27,50 +33,76 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 
 function etagMatches(header: string | undefined, etag: string): boolean {
   if (!header) return false;
+  if (header === etag) return true;
   return header.split(',').some((t) => {
     const v = t.trim();
     return v === etag || v === `W/${etag}` || v === '*';
   });
 }
 
-export async function getDocument(d: NpmDeps, ctx: RequestContext, name: string): Promise<void> {
+/**
+ * `GET /<name>`: the full or abbreviated document. When the current ETag and the bytes are both
+ * in memory and the package is public, this answers synchronously (the path most requests take).
+ */
+export function getDocument(d: NpmDeps, ctx: RequestContext, name: string): void | Promise<void> {
   ctx.route = 'npm.document';
-  ctx.logFields.package = name;
-  const accept = ctx.req.headers.accept ?? '';
-  const form = accept.includes(CORGI) ? 'abbrev' : 'full';
+  const form = (ctx.req.headers.accept ?? '').includes(CORGI) ? 'abbrev' : 'full';
   const key = `npm\0${name}\0${form}`;
+  const etag = d.packages.knownDocumentEtag(d.eco, name, form);
+  const rep = etag === undefined ? undefined : d.documents.get(key, etag);
+  if (rep && (rep.meta as DocMeta).access === 'public') {
+    if (answeredNotModified(ctx, rep)) return;
+    const encoded = d.documents.encodedIfReady(rep, chooseEncoding(ctx.req.headers['accept-encoding']));
+    if (encoded) return sendDocument(ctx, rep, form, encoded);
+  }
+  return getDocumentAsync(d, ctx, name, form, key);
+}
+
+async function getDocumentAsync(d: NpmDeps, ctx: RequestContext, name: string, form: 'abbrev' | 'full', key: string): Promise<void> {
+  ctx.logFields.package = name;
   const etag = await d.packages.documentEtag(d.eco, name, form);
   if (!etag) return notFoundDocument(d, ctx, name);
   let rep = d.documents.get(key, etag);
   if (!rep) {
     const found = await d.packages.document(d.eco, name, form);
     if (!found) return notFoundDocument(d, ctx, name);
+    const lastModified = new Date(found.doc.modifiedAt).toUTCString();
+    const notModified: Headers = {
+      etag: found.doc.etag,
+      'last-modified': lastModified,
+      vary: 'Accept, Accept-Encoding, Authorization',
+      'cache-control': found.access === 'restricted' ? 'private, max-age=0, must-revalidate' : DOCUMENT_CACHE_CONTROL,
+    };
     rep = d.documents.put(key, {
       etag: found.doc.etag,
-      lastModified: new Date(found.doc.modifiedAt).toUTCString(),
+      lastModified,
       identity: Buffer.from(found.doc.body),
-      meta: { access: found.access, ownerIds: found.ownerIds } satisfies DocMeta,
+      meta: { access: found.access, ownerIds: found.ownerIds, notModified, ok: {} } satisfies DocMeta,
     });
   }
   const meta = rep.meta as DocMeta;
   if (meta.access === 'restricted' && !d.packages.canRead(await ctx.principal(), d.eco, name, meta.access, meta.ownerIds)) {
     return notFoundDocument(d, ctx, name, true);
   }
-  const headers: Record<string, string> = {
-    etag: rep.etag,
-    'last-modified': rep.lastModified,
-    vary: 'Accept, Accept-Encoding, Authorization',
-    'cache-control': meta.access === 'restricted' ? 'private, max-age=0, must-revalidate' : DOCUMENT_CACHE_CONTROL,
-  };
-  if (etagMatches(ctx.req.headers['if-none-match'], rep.etag)) {
-    ctx.res.writeHead(304, headers);
-    ctx.res.end();
-    return;
-  }
-  const { body, encoding } = await d.documents.encoded(key, rep, chooseEncoding(ctx.req.headers['accept-encoding'] as string | undefined));
-  headers['content-type'] = form === 'abbrev' ? CORGI : 'application/json';
-  headers['content-length'] = String(body.length);
-  if (encoding !== 'identity') headers['content-encoding'] = encoding;
+  if (answeredNotModified(ctx, rep)) return;
+  sendDocument(ctx, rep, form, await d.documents.encoded(key, rep, chooseEncoding(ctx.req.headers['accept-encoding'])));
+}
+
+function answeredNotModified(ctx: RequestContext, rep: Representation): boolean {
+  if (!etagMatches(ctx.req.headers['if-none-match'], rep.etag)) return false;
+  ctx.res.writeHead(304, (rep.meta as DocMeta).notModified);
+  ctx.res.end();
+  return true;
+}
+
+function sendDocument(ctx: RequestContext, rep: Representation, form: 'abbrev' | 'full', { body, encoding }: { body: Buffer; encoding: Encoding }): void {
+  const meta = rep.meta as DocMeta;
+  const headers = (meta.ok[encoding] ??= {
+    ...meta.notModified,
+    'content-type': form === 'abbrev' ? CORGI : 'application/json',
+    'content-length': String(body.length),
+    ...(encoding === 'identity' ? {} : { 'content-encoding': encoding }),
+  });
   ctx.res.writeHead(200, headers);
   ctx.res.end(ctx.method === 'HEAD' ? undefined : body);
 }

@@ -24,6 +24,9 @@ export class SqliteDatabase implements SqlDatabase {
   private commits = 0;
   private dataVersion = 0;
   private dataVersionAt = -Infinity;
+  private marker = '';
+  private markerCommits = -1;
+  private markerDataVersion = -1;
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
@@ -80,7 +83,13 @@ export class SqliteDatabase implements SqlDatabase {
       this.dataVersion = Number((this.prepare('PRAGMA data_version').get() as { data_version: number }).data_version);
       this.dataVersionAt = now;
     }
-    return `${this.commits}.${this.dataVersion}`;
+    // Asked on every read: build the string only when one of its parts moved.
+    if (this.commits !== this.markerCommits || this.dataVersion !== this.markerDataVersion) {
+      this.markerCommits = this.commits;
+      this.markerDataVersion = this.dataVersion;
+      this.marker = `${this.commits}.${this.dataVersion}`;
+    }
+    return this.marker;
   }
 
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
