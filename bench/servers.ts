@@ -83,7 +83,7 @@ export interface AttestryOptions {
 }
 
 /** The flags `npm start` gives Node (package.json). */
-const PRODUCTION_NODE_FLAGS = ['--enable-source-maps', ...(process.env.MP_NOSEMI ? [] : ['--max-semi-space-size=2'])];
+const PRODUCTION_NODE_FLAGS = ['--enable-source-maps', '--max-semi-space-size=2'];
 
 export async function startAttestry(o: AttestryOptions): Promise<Server> {
   rmSync(o.dataDir, { recursive: true, force: true });
