@@ -3,7 +3,7 @@
 // inflated as a stream and parsed as it inflates, so a gzip bomb costs at most the uncompressed
 // limit in CPU and never holds more than a few inflated chunks. Rules and error codes:
 // docs/tarball-validation.md.
-import { createGunzip } from 'node:zlib';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { invalid, isAttestryError, tooLarge } from '../../core/errors.ts';
 import { TarParser } from './tar-stream.ts';
 import { showPath } from './tar-paths.ts';
@@ -60,6 +60,14 @@ export interface InspectedArchive {
 // of dead buffers build up first), and never retained by us.
 const INFLATE_CHUNK_BYTES = 256 * 1024;
 
+/**
+ * Most tarballs are small: inflating them in one synchronous call skips the stream machinery and
+ * the thread-pool round trips. The output cap bounds what that call can cost (a few ms); an input
+ * that inflates to more is inspected again by the stream, which enforces the real limits.
+ */
+const SYNC_INFLATE_MAX_INPUT = 1024 * 1024;
+const SYNC_INFLATE_MAX_OUTPUT = 8 * 1024 * 1024;
+
 /** Input slice size; zlib takes them one at a time and can be stopped between any two. */
 const FEED_BYTES = 64 * 1024;
 
@@ -92,12 +100,35 @@ export async function inspectTarGz(data: Buffer, options: InspectOptions = {}): 
     throw invalid('ARCHIVE_NOT_GZIP', 'tarball is not gzip-compressed (it does not start with the gzip magic bytes 1f 8b)');
   }
 
-  const parser = new TarParser({
+  const newParser = () => new TarParser({
     maxEntries: limits.maxEntries,
     maxUncompressedBytes: limits.maxUncompressedBytes,
     extract: new Set(options.extract ?? []),
     maxExtractBytes,
   });
+  if (data.length <= SYNC_INFLATE_MAX_INPUT) {
+    const inflated = inflateSmall(data, Math.min(SYNC_INFLATE_MAX_OUTPUT, limits.maxUncompressedBytes));
+    if (inflated) {
+      const parser = newParser();
+      parser.push(inflated);
+      return parser.finish();
+    }
+  }
+  return inspectStreaming(data, limits, newParser());
+}
+
+/** The whole inflated tar, or undefined when it would exceed `maxOutput` (the caller streams). */
+function inflateSmall(data: Buffer, maxOutput: number): Buffer | undefined {
+  try {
+    return gunzipSync(data, { maxOutputLength: maxOutput });
+  } catch (e) {
+    if ((e as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') return undefined;
+    if (isZlibError(e)) throw invalid('ARCHIVE_CORRUPT', `tarball is not a valid gzip stream: ${e.message}`, { zlib: e.code });
+    throw e;
+  }
+}
+
+function inspectStreaming(data: Buffer, limits: ArchiveLimits, parser: TarParser): Promise<InspectedArchive> {
   return new Promise<InspectedArchive>((resolve, reject) => {
     const gunzip = createGunzip({ chunkSize: INFLATE_CHUNK_BYTES });
     let inflated = 0;
