@@ -9,6 +9,9 @@ import { armedFailpoint, noFailpoint, type Failpoint } from './core/failpoints.t
 import { AccountService } from './core/accounts/account-service.ts';
 import { PackageService } from './core/packages/package-service.ts';
 import { PublishPipeline } from './core/publish/pipeline.ts';
+import { TrustedPublishing } from './core/publishers/trusted-publishing.ts';
+import { audiencesFor, OidcVerifier } from './security/oidc/verifier.ts';
+import type { ProviderId } from './security/oidc/provider.ts';
 import { reprojectIfNeeded } from './core/maintenance/reproject.ts';
 import { Authorizer } from './security/authz/authorize.ts';
 import { ANONYMOUS } from './security/authz/principal.ts';
@@ -87,13 +90,15 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
   const accounts = accountService(config, store, log, clock);
 
   const handlers: Handler[] = [];
+  // Built once the public URL (the OIDC audience) is known, after listening.
+  const late: { trust?: TrustedPublishing } = {};
   const server = new HttpServer({
     log,
     metrics,
     handlers,
     async resolvePrincipal(ctx) {
       const cred = readCredential(ctx.req);
-      if (cred.kind === 'bearer') return accounts.resolveToken(cred.token, ctx.ip);
+      if (cred.kind === 'bearer') return (await late.trust?.resolveToken(cred.token)) ?? accounts.resolveToken(cred.token, ctx.ip);
       if (cred.kind === 'basic') return accounts.resolvePassword(cred.username, cred.password);
       return ANONYMOUS;
     },
@@ -109,12 +114,18 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
   });
   await reprojectIfNeeded(store, eco, clock, log);
   const packages = new PackageService({ store, authorizer, unpublishPolicy: config.unpublish, clock, log });
+  const verifier = new OidcVerifier({
+    issuers: config.trustedPublishing.issuers.map((e) => ({ ...e, provider: e.provider as ProviderId })),
+    audiences: audiencesFor(publicUrl),
+    log,
+  });
+  const trust = (late.trust = new TrustedPublishing({ store, authorizer, verifier, clock, log }));
   const publisher = new PublishPipeline({ store, blobs, authorizer, clock, log, failpoint: failpointFromEnv(log) });
   handlers.push(
     opsHandler(metrics, async () => void (await store.countUsers()), VERSION),
     webLoginHandler(accounts),
     npmHandler({
-      eco, accounts, packages, publisher, blobs, log, publicUrl,
+      eco, accounts, packages, publisher, trust, blobs, log, publicUrl,
       documents: new RepresentationCache(DOCUMENT_CACHE_BYTES),
       blobCache: new RepresentationCache(BLOB_CACHE_BYTES),
       maxBodyBytes: config.limits.maxBodyBytes,

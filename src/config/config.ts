@@ -21,6 +21,18 @@ export interface LimitsConfig {
   maxManifestBytes: number;
 }
 
+/** A self-hosted OIDC issuer, checked by security/oidc at start-up. */
+export interface IssuerConfig {
+  provider: string;
+  issuer: string;
+  insecureForTesting?: boolean;
+  default?: boolean;
+}
+
+export interface TrustedPublishingConfig {
+  issuers: IssuerConfig[];
+}
+
 export interface Config {
   host: string;
   port: number;
@@ -39,6 +51,7 @@ export interface Config {
   sessionTokenDays: number;
   /** Write blobs with fsync before the metadata commit (durability across power loss). */
   fsyncBlobs: boolean;
+  trustedPublishing: TrustedPublishingConfig;
 }
 
 export class ConfigError extends Error {
@@ -69,6 +82,7 @@ const FIELDS: Field[] = [
   { key: 'fsyncBlobs', env: 'ATTESTRY_FSYNC_BLOBS', kind: 'bool' },
   { key: 'unpublish', env: undefined, kind: 'string' },
   { key: 'limits', env: undefined, kind: 'string' },
+  { key: 'trustedPublishing', env: undefined, kind: 'string' },
 ];
 
 export const DEFAULT_LIMITS: LimitsConfig = {
@@ -95,6 +109,30 @@ function defaults(): Config {
     limits: { ...DEFAULT_LIMITS },
     sessionTokenDays: 30,
     fsyncBlobs: true,
+    trustedPublishing: { issuers: [] },
+  };
+}
+
+const ISSUER_KEYS = ['provider', 'issuer', 'insecureForTesting', 'default'];
+
+function parseTrustedPublishing(raw: unknown, where: string): TrustedPublishingConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${where}: expected an object`);
+  for (const k of Object.keys(raw)) if (k !== 'issuers') throw new ConfigError(`${where}: unknown key "${k}" (known: issuers)`);
+  const list = (raw as { issuers?: unknown }).issuers ?? [];
+  if (!Array.isArray(list)) throw new ConfigError(`${where}.issuers: expected a list`);
+  return {
+    issuers: list.map((e: unknown, i) => {
+      const at = `${where}.issuers[${i}]`;
+      if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new ConfigError(`${at}: expected an object`);
+      for (const k of Object.keys(e)) if (!ISSUER_KEYS.includes(k)) throw new ConfigError(`${at}: unknown key "${k}" (known: ${ISSUER_KEYS.join(', ')})`);
+      const o = e as Record<string, unknown>;
+      return {
+        provider: parseScalar('string', o.provider, `${at}.provider`) as string,
+        issuer: parseScalar('string', o.issuer, `${at}.issuer`) as string,
+        insecureForTesting: o.insecureForTesting === undefined ? false : (parseScalar('bool', o.insecureForTesting, `${at}.insecureForTesting`) as boolean),
+        default: o.default === undefined ? false : (parseScalar('bool', o.default, `${at}.default`) as boolean),
+      };
+    }),
   };
 }
 
@@ -170,6 +208,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       if (!field) throw new ConfigError(`${file}: unknown key "${k}" (known: ${FIELDS.map((f) => f.key).join(', ')})`);
       if (k === 'unpublish') cfg.unpublish = parseObject(cfg.unpublish, v, `${file}: unpublish`);
       else if (k === 'limits') cfg.limits = parseObject(cfg.limits, v, `${file}: limits`);
+      else if (k === 'trustedPublishing') cfg.trustedPublishing = parseTrustedPublishing(v, `${file}: trustedPublishing`);
       else (cfg as unknown as Record<string, unknown>)[k] = parseScalar(field.kind, v, `${file}: ${k}`);
     }
   }

@@ -122,9 +122,10 @@ export class Client {
    * Runs a command and reacts to what it prints: each time the output matches an entry's
    * pattern, that entry's answer is called once (to type at a prompt, or to act as the browser).
    */
-  run(args: string[], cwd: string, options: { input?: string; timeoutMs?: number; on?: Array<[RegExp, (match: RegExpExecArray) => string | Promise<string>]> } = {}): Promise<RunResult> {
+  run(args: string[], cwd: string, options: { input?: string; timeoutMs?: number; env?: Record<string, string>; on?: Array<[RegExp, (match: RegExpExecArray) => string | Promise<string>]> } = {}): Promise<RunResult> {
     const bin = this.name === 'npm' ? 'npm' : path.join(BIN, this.name);
-    const env = this.env();
+    // Extra variables (a simulated CI's) are layered over the isolated environment.
+    const env = { ...this.env(), ...options.env };
     return new Promise((resolve, reject) => {
       const child = spawn(bin, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';

@@ -4,7 +4,7 @@ import type { Logger } from '../../src/core/logger.ts';
 import { Authorizer, PACKAGE_ACTIONS } from '../../src/security/authz/authorize.ts';
 import type { Decision, PackageAction, PackageResource } from '../../src/security/authz/authorize.ts';
 import { ANONYMOUS } from '../../src/security/authz/principal.ts';
-import type { Principal, TokenGrant } from '../../src/security/authz/principal.ts';
+import type { Principal, PublisherGrant, TokenGrant } from '../../src/security/authz/principal.ts';
 import { generateToken } from '../../src/security/tokens/token-format.ts';
 
 // ---------- fixtures ----------
@@ -77,7 +77,7 @@ function expected(who: PrincipalName, action: PackageAction, r: PackageResource)
     if (isOwner) return { allow: true, rule: 'owner-read' };
     return { allow: false, rule: 'restricted-read', outcome: 'hidden' };
   }
-  if (p.kind === 'anonymous') return { allow: false, rule: 'authentication-required', outcome: 'unauthenticated' };
+  if (p.kind !== 'user') return { allow: false, rule: 'authentication-required', outcome: 'unauthenticated' };
   if (p.token?.readonly) return { allow: false, rule: 'read-only-token', outcome: 'forbidden' };
   if (action === 'package:create') {
     // Someone else's scope is refused the same way whether or not the package exists.
@@ -85,6 +85,13 @@ function expected(who: PrincipalName, action: PackageAction, r: PackageResource)
     if (r.state === 'live') return isOwner ? { allow: true, rule: 'owner-publish' } : { allow: false, rule: 'owner-required', outcome: 'forbidden' };
     if (r.state === 'deleted') return isOwner ? { allow: true, rule: 'former-owner-reclaims' } : { allow: false, rule: 'name-reserved', outcome: 'forbidden' };
     return { allow: true, rule: r.scope === null ? 'new-unscoped-name' : 'own-scope' };
+  }
+  if (action === 'package:publishers') {
+    if (r.state === null) {
+      if (r.scope !== null && r.scope !== p.name) return { allow: false, rule: 'scope-owner', outcome: 'forbidden' };
+      return { allow: true, rule: r.scope === null ? 'new-name-pending' : 'own-scope-pending' };
+    }
+    if (r.state === 'deleted') return isOwner ? { allow: true, rule: 'former-owner-pending' } : { allow: false, rule: 'name-reserved', outcome: 'forbidden' };
   }
   if (r.state !== 'live') return { allow: false, rule: 'no-such-package', outcome: 'hidden' };
   if (isOwner) return { allow: true, rule: 'owner' };
@@ -215,7 +222,9 @@ describe('Authorizer: refusals', () => {
   });
 
   it('writes to packages that are not live are hidden (no-such-package), even for former owners', () => {
-    for (const action of WRITES.filter((a) => a !== 'package:create')) {
+    // Creating a package and registering a pending publisher for it are the two writes to a name
+    // that is not live; both have their own tests.
+    for (const action of WRITES.filter((a) => a !== 'package:create' && a !== 'package:publishers')) {
       for (const state of [null, 'deleted'] as const) {
         log.entries.length = 0;
         const r = resource(state, 'public', NAMES[0]);
@@ -306,4 +315,65 @@ describe('Authorizer: every action × principal × state × access × scope', ()
       }
     });
   }
+});
+
+// ---------- pending publishers ----------
+
+describe('Authorizer: registering trusted publishers', () => {
+  const authz = () => new Authorizer(capturingLogger());
+  const pending = (name: string, scope: string | null): PackageResource => ({ ecosystem: 'npm', name, scope, state: null, access: 'public', ownerIds: [] });
+
+  it('refuses a pending publisher in someone else\'s scope, and on a deleted name for non-owners', () => {
+    assertDecision(authz().check(PRINCIPALS['non-owner'], 'package:publishers', pending('@alice/x', 'alice')), { allow: false, rule: 'scope-owner', outcome: 'forbidden' });
+    assertDecision(authz().check(PRINCIPALS['non-owner'], 'package:publishers', resource('deleted', 'public', NAMES[0])), { allow: false, rule: 'name-reserved', outcome: 'forbidden' });
+    assertDecision(authz().check(PRINCIPALS.anonymous, 'package:publishers', pending('x', null)), { allow: false, rule: 'authentication-required', outcome: 'unauthenticated' });
+    assertDecision(authz().check(PRINCIPALS['read-only token owner'], 'package:publishers', resource('live', 'public', NAMES[0])), { allow: false, rule: 'read-only-token', outcome: 'forbidden' });
+  });
+
+  it('allows a pending publisher for a new name or in one\'s own scope, and owners on live and deleted packages', () => {
+    assertDecision(authz().check(PRINCIPALS['non-owner'], 'package:publishers', pending('brand-new', null)), { allow: true, rule: 'new-name-pending' });
+    assertDecision(authz().check(PRINCIPALS['non-owner'], 'package:publishers', pending('@bob/x', 'bob')), { allow: true, rule: 'own-scope-pending' });
+    assertDecision(authz().check(PRINCIPALS.owner, 'package:publishers', resource('live', 'public', NAMES[0])), { allow: true, rule: 'owner' });
+    assertDecision(authz().check(PRINCIPALS.owner, 'package:publishers', resource('deleted', 'public', NAMES[0])), { allow: true, rule: 'former-owner-pending' });
+  });
+});
+
+// ---------- trusted-publisher tokens ----------
+
+describe('Authorizer: trusted-publisher tokens', () => {
+  const publisher = (over: Partial<PublisherGrant> = {}): PublisherGrant => ({
+    kind: 'publisher', tokenId: 't1', publisherId: 1, linkId: 'l1', provider: 'github', reference: 'acme/widget/.github/workflows/release.yml@refs/tags/v1',
+    ecosystem: 'npm', packageName: 'left-pad', permissions: ['createPackage'], registeredBy: ALICE, ...over,
+  });
+  const authz = () => new Authorizer(capturingLogger());
+  const pkg = (state: PackageResource['state'], name = 'left-pad', access: PackageResource['access'] = 'public'): PackageResource =>
+    ({ ecosystem: 'npm', name, scope: name.startsWith('@') ? name.slice(1, name.indexOf('/')) : null, state, access, ownerIds: state === null ? [] : [ALICE] });
+
+  it('refuses every action on another package, even one with the same name in another ecosystem', () => {
+    for (const action of WRITES) {
+      assertDecision(authz().check(publisher(), action, pkg('live', 'is-odd')), { allow: false, rule: 'trusted-publisher-other-package', outcome: 'forbidden' });
+      assertDecision(authz().check(publisher({ ecosystem: 'pypi' }), action, pkg('live')), { allow: false, rule: 'trusted-publisher-other-package', outcome: 'forbidden' });
+    }
+  });
+
+  it('refuses everything but publishing on its own package', () => {
+    for (const action of ['package:unpublish', 'package:deprecate', 'package:tag', 'package:owners'] as const) {
+      assertDecision(authz().check(publisher(), action, pkg('live')), { allow: false, rule: 'trusted-publisher-publish-only', outcome: 'forbidden' });
+    }
+  });
+
+  it('refuses publishing without the createPackage permission (a stage-only configuration)', () => {
+    assertDecision(authz().check(publisher({ permissions: ['createStagedPackage'] }), 'package:publish', pkg('live')), { allow: false, rule: 'trusted-publisher-permission', outcome: 'forbidden' });
+  });
+
+  it('refuses to recreate a deleted name; hides reads of another restricted package', () => {
+    assertDecision(authz().check(publisher(), 'package:create', pkg('deleted')), { allow: false, rule: 'name-reserved', outcome: 'forbidden' });
+    assertDecision(authz().check(publisher(), 'package:read', pkg('live', 'secret', 'restricted')), { allow: false, rule: 'restricted-read', outcome: 'hidden' });
+  });
+
+  it('allows publishing its package, creating it when pending, and reading it when restricted', () => {
+    assertDecision(authz().check(publisher(), 'package:publish', pkg('live')), { allow: true, rule: 'trusted-publisher' });
+    assertDecision(authz().check(publisher(), 'package:create', pkg(null)), { allow: true, rule: 'trusted-publisher-creates' });
+    assertDecision(authz().check(publisher(), 'package:read', pkg('live', 'left-pad', 'restricted')), { allow: true, rule: 'trusted-publisher-read' });
+  });
 });

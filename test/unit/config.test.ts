@@ -43,6 +43,7 @@ const DEFAULTS: Config = {
   registrationOpen: true,
   logLevel: 'info',
   unpublish: { windowHours: 72, allowAfterWindowWithoutDependents: true },
+  trustedPublishing: { issuers: [] },
   limits: {
     maxBodyBytes: 120 * 1024 * 1024,
     maxTarballBytes: 64 * 1024 * 1024,
@@ -150,6 +151,20 @@ describe('loadConfig: config file refusals', () => {
     refusesFile({ limits: { maxBodyBytes: -1 } }, 'maxBodyBytes');
     refusesFile({ limits: { maxTarballEntries: '1k' } }, 'maxTarballEntries');
     refusesFile({ limits: { maxManifestBytes: { n: 1 } } }, 'maxManifestBytes');
+  });
+
+  it('refuses malformed trustedPublishing issuers, naming the key', () => {
+    refusesFile({ trustedPublishing: [] }, 'trustedPublishing', 'object');
+    refusesFile({ trustedPublishing: { issuer: [] } }, 'unknown key "issuer"');
+    refusesFile({ trustedPublishing: { issuers: {} } }, 'issuers', 'list');
+    refusesFile({ trustedPublishing: { issuers: [{ provider: 'github' }] } }, 'issuers[0].issuer');
+    refusesFile({ trustedPublishing: { issuers: [{ provider: 'github', issuer: 'https://x', insecure: true }] } }, 'unknown key "insecure"');
+    refusesFile({ trustedPublishing: { issuers: [{ provider: 'github', issuer: 'https://x', insecureForTesting: 'yes' }] } }, 'insecureForTesting');
+  });
+
+  it('reads trustedPublishing issuers', () => {
+    const file = configFile({ trustedPublishing: { issuers: [{ provider: 'gitlab', issuer: 'https://gitlab.internal', default: true }] } });
+    assert.deepEqual(loadConfig({ ATTESTRY_CONFIG: file }).trustedPublishing, { issuers: [{ provider: 'gitlab', issuer: 'https://gitlab.internal', insecureForTesting: false, default: true }] });
   });
 
   it('refuses a file that is not a JSON object', () => {
@@ -272,6 +287,7 @@ describe('loadConfig: config file', () => {
       limits: { maxBodyBytes: 1000, maxTarballBytes: 900, maxUnpackedBytes: 5000, maxTarballEntries: 10, maxManifestBytes: 100 },
       sessionTokenDays: 7,
       fsyncBlobs: false,
+      trustedPublishing: { issuers: [{ provider: 'github', issuer: 'https://ghes.example.org/_services/token', insecureForTesting: false, default: true }] },
     };
     assert.deepEqual(withFile(file), { ...file, publicUrl: 'https://npm.example.org' });
   });

@@ -37,6 +37,7 @@ function releaseView(over: Partial<ReleaseView> = {}, metadata: Json = {}): Rele
     createdAt: T0,
     artifacts: [artifact(name, version)],
     publisher: { name: 'alice', email: 'alice@example.com' },
+    publishedVia: null,
     ...over,
   };
 }
@@ -62,7 +63,7 @@ function release(version: string, createdAt: number, metadata: Json, over: Parti
   const { full, abbrev } = renderVersion(view, url);
   return {
     id: nextId++, packageId: 7, version, state: 'published', createdAt, unpublishedAt: null, publisherId: 1,
-    metadata: JSON.stringify(view.metadata), deprecated: null, fragmentFull: full, fragmentAbbrev: abbrev, ...over,
+    metadata: JSON.stringify(view.metadata), deprecated: null, fragmentFull: full, fragmentAbbrev: abbrev, publishedVia: null, ...over,
   };
 }
 

@@ -39,6 +39,24 @@ describe('provider tables', () => {
   });
 });
 
+describe('policies round-trip through the client shape', () => {
+  it('parsePolicy(toClaims(p)) equals p for every provider', () => {
+    const samples: Record<string, unknown> = {
+      github: { repository: 'acme/widget', workflow_ref: { file: 'release.yml' }, environment: 'prod' },
+      gitlab: { project_path: 'acme/widget', ci_config_ref_uri: { file: '.gitlab-ci.yml' } },
+      circleci: { 'oidc.circleci.com/org-id': ORG_ID, 'oidc.circleci.com/project-id': ORG_ID, 'oidc.circleci.com/pipeline-definition-id': ORG_ID, 'oidc.circleci.com/vcs-origin': 'github.com/a/b' },
+      buildkite: { organization_slug: 'acme', pipeline_slug: 'release', build_branch: 'main' },
+      google: { email: 'ci@acme.iam.gserviceaccount.com' },
+    };
+    for (const p of Object.values(PROVIDERS)) {
+      const policy = p.parsePolicy(samples[p.id]);
+      assert.deepEqual(p.parsePolicy(p.toClaims(policy)), policy, p.id);
+      assert.deepEqual(p.toClaims(policy), samples[p.id], p.id);
+    }
+  });
+});
+const ORG_ID = '8c8c1e4e-0c1d-4a4e-9c57-4c2c1e2a9b11';
+
 // ---------------------------------------------------------------- GitHub
 const ghPolicy = github.parsePolicy({ repository: 'acme/widget', workflow_ref: { file: 'release.yml' }, environment: 'production' });
 const ghClaims = (over: Record<string, unknown> = {}): Claims => ({

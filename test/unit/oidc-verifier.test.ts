@@ -143,6 +143,18 @@ describe('OidcVerifier: acceptance', () => {
   });
 });
 
+describe('default issuers', () => {
+  it('the canonical issuer unless the operator marks a self-hosted one as the default; CircleCI has none', () => {
+    const v = new OidcVerifier({ issuers: [{ provider: 'gitlab', issuer: 'https://gitlab.internal', default: true }, { provider: 'github', issuer: 'https://ghes.internal/_services/token' }], audiences: [AUD], log });
+    assert.equal(v.defaultIssuer('github'), 'https://token.actions.githubusercontent.com');
+    assert.equal(v.defaultIssuer('gitlab'), 'https://gitlab.internal');
+    assert.equal(v.defaultIssuer('circleci'), undefined);
+    assert.equal(v.issuerAccepted('github', 'https://ghes.internal/_services/token'), true);
+    assert.equal(v.issuerAccepted('gitlab', 'https://ghes.internal/_services/token'), false);
+    assert.equal(v.issuerAccepted('gitlab', 'https://gitlab.com'), true);
+  });
+});
+
 describe('audiencesFor', () => {
   it('hostname always; host:port only when the public URL names a port', () => {
     assert.deepEqual(audiencesFor('https://registry.example.com'), ['npm:registry.example.com']);
@@ -161,7 +173,7 @@ describe('checkIssuerEntries', () => {
   });
 
   it('accepts https issuers and normalises a trailing slash', () => {
-    assert.deepEqual(checkIssuerEntries([{ provider: 'gitlab', issuer: 'https://gitlab.internal/' }]), [{ provider: 'gitlab', issuer: 'https://gitlab.internal', insecureForTesting: false }]);
+    assert.deepEqual(checkIssuerEntries([{ provider: 'gitlab', issuer: 'https://gitlab.internal/' }]), [{ provider: 'gitlab', issuer: 'https://gitlab.internal', insecureForTesting: false, default: false }]);
   });
 
   it('recognises canonical issuers without configuration, including CircleCI\'s per-organization ones', () => {

@@ -11,6 +11,8 @@ export interface ReleaseView {
   createdAt: number;
   artifacts: readonly ArtifactRecord[];
   publisher: Pick<UserRecord, 'name' | 'email'> | null;
+  /** How it was published (user, token or trusted publisher); null for releases older than the record. */
+  publishedVia: Record<string, unknown> | null;
 }
 
 export interface PackageView {

@@ -9,7 +9,7 @@ export function etagOf(body: string): string {
   return `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
 }
 
-export async function releaseView(tx: MetadataOps, pkg: PackageRecord, release: Pick<ReleaseRecord, 'id' | 'version' | 'metadata' | 'deprecated' | 'createdAt' | 'publisherId'>): Promise<ReleaseView> {
+export async function releaseView(tx: MetadataOps, pkg: PackageRecord, release: Pick<ReleaseRecord, 'id' | 'version' | 'metadata' | 'deprecated' | 'createdAt' | 'publisherId' | 'publishedVia'>): Promise<ReleaseView> {
   const publisher = release.publisherId === null ? undefined : await tx.findUserById(release.publisherId);
   return {
     name: pkg.name,
@@ -19,6 +19,7 @@ export async function releaseView(tx: MetadataOps, pkg: PackageRecord, release: 
     createdAt: release.createdAt,
     artifacts: await tx.listArtifacts(release.id),
     publisher: publisher ? { name: publisher.name, email: publisher.email } : null,
+    publishedVia: release.publishedVia ? (JSON.parse(release.publishedVia) as Record<string, unknown>) : null,
   };
 }
 

@@ -36,6 +36,19 @@ export interface PublishInput {
   dependencies: string[];
 }
 
+/** How a version was published, as recorded on the release and shown in documents. */
+export type PublishedVia =
+  | { kind: 'user'; user: string }
+  | { kind: 'token'; user: string; tokenId: string }
+  | { kind: 'trusted-publisher'; provider: string; reference: string; configId: string };
+
+export function publishedVia(p: Principal): PublishedVia {
+  if (p.kind === 'publisher') return { kind: 'trusted-publisher', provider: p.provider, reference: p.reference, configId: p.linkId };
+  if (p.kind === 'user' && p.token?.kind === 'api') return { kind: 'token', user: p.name, tokenId: p.token.id };
+  if (p.kind === 'user') return { kind: 'user', user: p.name };
+  throw new Error('an anonymous principal cannot publish');
+}
+
 export interface PublishOutcome {
   status: 'created' | 'unchanged';
   name: string;
@@ -74,6 +87,7 @@ export class PublishPipeline {
     const outcome = await this.commitWithRetry(principal, input, artifacts, facts);
     this.d.log.info(outcome.status === 'created' ? 'release published' : 'identical publish retried', {
       ecosystem: input.ecosystem.id, package: input.name, version: input.version, user: principal.kind === 'user' ? principal.name : null,
+      ...(principal.kind === 'publisher' ? { trustedPublisher: principal.reference } : {}),
     });
     return outcome;
   }
@@ -157,10 +171,13 @@ export class PublishPipeline {
 
     const publisher = principal.kind === 'user' ? principal : null;
     if (publisher) await tx.addOwner(pkg.id, publisher.userId, now);
+    // A workload that creates a package (a pending trusted publisher) makes its registrant the owner.
+    else if (principal.kind === 'publisher' && principal.registeredBy !== null && (await tx.listOwners(pkg.id)).length === 0) await tx.addOwner(pkg.id, principal.registeredBy, now);
     const metadata = { ...input.metadata, ...facts };
     const release = await tx.insertRelease({
       packageId: pkg.id, version: input.version, state: 'published', createdAt: now, unpublishedAt: null,
       publisherId: publisher?.userId ?? null, metadata: JSON.stringify(metadata), deprecated: null, fragmentFull: '', fragmentAbbrev: '',
+      publishedVia: JSON.stringify(publishedVia(principal)),
     });
     for (const a of artifacts) {
       await tx.insertArtifact({ releaseId: release.id, ecosystem: eco.id, packageName: input.name, filename: a.filename, blobKey: a.sha512hex, integrity: a.integrity, sha1: a.sha1, size: a.data.length });

@@ -8,6 +8,7 @@ import { notFound } from '../../core/errors.ts';
 import * as accounts from './routes/accounts.ts';
 import * as misc from './routes/misc.ts';
 import * as packages from './routes/packages.ts';
+import * as trust from './routes/trust.ts';
 
 const COUCH_USER = /^\/-\/user\/org\.couchdb\.user:([^/]+)(?:\/-rev\/[^/]+)?$/;
 
@@ -85,6 +86,11 @@ async function registryRoute(d: NpmDeps, ctx: RequestContext, method: string, pa
     return false;
   }
   if ((m = /^\/-\/npm\/v1\/tokens\/token\/(.+)$/.exec(path)) && method === 'DELETE') return (await accounts.revokeToken(d, ctx, m[1] as string), true);
+  if (path.startsWith('/-/npm/v1/oidc/token/exchange/package/') && method === 'POST') {
+    const parsed = parsePackagePath(path.slice('/-/npm/v1/oidc/token/exchange/package'.length));
+    if (!parsed || !isPlausibleName(parsed.name) || parsed.rest.length > 0) return false;
+    return (await trust.exchangeOidcToken(d, ctx, parsed.name), true);
+  }
   if (path === '/-/v1/search' && method === 'GET') return (await misc.search(d, ctx), true);
   if (path === '/-/_view/starredByUser' && method === 'GET') return (misc.starredByUser(ctx), true);
   if ((m = /^\/-\/(user|org)\/([^/]+)\/package$/.exec(path)) && method === 'GET') return (await misc.userPackages(d, ctx, m[2] as string, m[1] === 'org'), true);
@@ -102,6 +108,11 @@ async function registryRoute(d: NpmDeps, ctx: RequestContext, method: string, pa
     if (what === 'visibility' && method === 'GET') return (await misc.visibility(d, ctx, name), true);
     if (what === 'access' && method === 'POST') return (await misc.setAccess(d, ctx, name), true);
     if (what === 'collaborators' && method === 'GET') return (await misc.collaborators(d, ctx, name), true);
+    if (what === 'trust' && rest.length === 1) {
+      if (method === 'GET') return (await trust.listTrust(d, ctx, name), true);
+      if (method === 'POST') return (await trust.addTrust(d, ctx, name), true);
+    }
+    if (what === 'trust' && rest.length === 2 && arg && method === 'DELETE') return (await trust.revokeTrust(d, ctx, name, decodeURIComponent(arg)), true);
   }
   return false;
 }

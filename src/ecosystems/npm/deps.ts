@@ -3,6 +3,7 @@ import type { AccountService } from '../../core/accounts/account-service.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { PackageService } from '../../core/packages/package-service.ts';
 import type { PublishPipeline } from '../../core/publish/pipeline.ts';
+import type { TrustedPublishing } from '../../core/publishers/trusted-publishing.ts';
 import type { RepresentationCache } from '../../http/representation-cache.ts';
 import type { BlobStore } from '../../storage/blobs/store.ts';
 import type { NpmEcosystem } from './npm-ecosystem.ts';
@@ -12,6 +13,7 @@ export interface NpmDeps {
   accounts: AccountService;
   packages: PackageService;
   publisher: PublishPipeline;
+  trust: TrustedPublishing;
   blobs: BlobStore;
   documents: RepresentationCache;
   blobCache: RepresentationCache;

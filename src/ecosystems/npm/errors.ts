@@ -10,6 +10,7 @@ export function sendNpmError(res: ServerResponse, e: unknown): boolean {
   const status = STATUS_FOR_KIND[e.kind];
   const headers: Record<string, string> = {};
   if (status === 401) headers['www-authenticate'] = e.code === 'BAD_CREDENTIALS' ? 'Basic realm="attestry"' : 'Bearer realm="attestry"';
-  sendJson(res, status, { error: e.message, code: e.code, ...(e.detail ?? {}) }, headers);
+  // `message` too: npm's OIDC exchange logs `body.message` when it falls back to stored credentials.
+  sendJson(res, status, { error: e.message, message: e.message, code: e.code, ...(e.detail ?? {}) }, headers);
   return true;
 }

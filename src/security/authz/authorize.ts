@@ -1,7 +1,7 @@
 // The one place that answers "may principal P do action A on package R?". Deny by default: an
 // action not handled below is refused. Each refusal names the rule that refused it and is logged.
 import type { Logger } from '../../core/logger.ts';
-import type { Principal } from './principal.ts';
+import type { Principal, PublisherGrant } from './principal.ts';
 
 /** Closed list of package actions. New entries may be added; existing ones never change meaning. */
 export const PACKAGE_ACTIONS = [
@@ -12,6 +12,8 @@ export const PACKAGE_ACTIONS = [
   'package:deprecate',
   'package:tag',
   'package:owners',
+  /** Manage trusted publishers; on a name that does not exist yet, registers a pending publisher. */
+  'package:publishers',
 ] as const;
 export type PackageAction = (typeof PACKAGE_ACTIONS)[number];
 
@@ -48,8 +50,11 @@ function decide(p: Principal, action: PackageAction, r: PackageResource): Decisi
   if (action === 'package:read') {
     if (r.access === 'public') return allow('public-read');
     if (isOwner) return allow('owner-read');
+    if (p.kind === 'publisher' && p.ecosystem === r.ecosystem && p.packageName === r.name) return allow('trusted-publisher-read');
     return deny('restricted-read', 'hidden', `${r.name} is not found`);
   }
+
+  if (p.kind === 'publisher') return decidePublisher(p, action, r);
 
   if (p.kind !== 'user') return deny('authentication-required', 'unauthenticated', 'You must be logged in to do this');
   if (p.token?.readonly) return deny('read-only-token', 'forbidden', 'This token is read-only and cannot change packages');
@@ -67,6 +72,15 @@ function decide(p: Principal, action: PackageAction, r: PackageResource): Decisi
           : deny('name-reserved', 'forbidden', `The name ${r.name} was used before and is reserved for its former owners`);
       }
       return allow(r.scope ? 'own-scope' : 'new-unscoped-name');
+    case 'package:publishers':
+      // A name nobody has yet: whoever could create it may register the publisher that will.
+      if (r.state === null) {
+        if (r.scope !== null && r.scope !== p.name) return deny('scope-owner', 'forbidden', `The scope @${r.scope} belongs to the user ${r.scope}; you are ${p.name}`);
+        return allow(r.scope ? 'own-scope-pending' : 'new-name-pending');
+      }
+      if (r.state === 'deleted') return isOwner ? allow('former-owner-pending') : deny('name-reserved', 'forbidden', `The name ${r.name} was used before and is reserved for its former owners`);
+      if (hiddenFromCaller) return deny('no-such-package', 'hidden', `${r.name} is not found`);
+      return isOwner ? allow('owner') : deny('owner-required', 'forbidden', `You are not an owner of ${r.name}`);
     case 'package:publish':
     case 'package:unpublish':
     case 'package:deprecate':
@@ -76,6 +90,21 @@ function decide(p: Principal, action: PackageAction, r: PackageResource): Decisi
       return isOwner ? allow('owner') : deny('owner-required', 'forbidden', `You are not an owner of ${r.name}`);
   }
   return deny('default-deny', 'forbidden', 'Not allowed');
+}
+
+/** A trusted-publisher token publishes one package and does nothing else. */
+function decidePublisher(p: PublisherGrant, action: PackageAction, r: PackageResource): Decision {
+  if (p.ecosystem !== r.ecosystem || p.packageName !== r.name) {
+    return deny('trusted-publisher-other-package', 'forbidden', `This token was minted for ${p.packageName} and cannot act on ${r.name}`);
+  }
+  if (!p.permissions.includes('createPackage')) return deny('trusted-publisher-permission', 'forbidden', `The trust configuration for ${r.name} does not allow publishing`);
+  if (action === 'package:publish') return r.state === 'live' ? allow('trusted-publisher') : deny('no-such-package', 'hidden', `${r.name} is not found`);
+  if (action === 'package:create') {
+    if (r.state === 'deleted') return deny('name-reserved', 'forbidden', `The name ${r.name} was used before and is reserved for its former owners`);
+    // A pending publisher: whoever registered it was allowed to create this name then.
+    return r.state === 'live' ? allow('trusted-publisher') : allow('trusted-publisher-creates');
+  }
+  return deny('trusted-publisher-publish-only', 'forbidden', 'A trusted-publisher token can only publish');
 }
 
 export class Authorizer {
@@ -91,7 +120,7 @@ export class Authorizer {
       this.log.info('authorization refused', {
         action,
         rule: d.rule,
-        principal: principal.kind === 'user' ? principal.name : 'anonymous',
+        principal: principal.kind === 'user' ? principal.name : principal.kind === 'publisher' ? `publisher:${principal.reference}` : 'anonymous',
         tokenId: principal.kind === 'user' ? principal.token?.id ?? null : null,
         package: `${resource.ecosystem}:${resource.name}`,
       });

@@ -6,9 +6,33 @@ export interface TokenGrant {
   kind: 'session' | 'api';
 }
 
+/**
+ * A CI workload holding a short-lived token minted from its verified OIDC identity: it may act
+ * on exactly one package, with the permissions the package's trust configuration grants.
+ */
+export interface PublisherGrant {
+  kind: 'publisher';
+  tokenId: string;
+  publisherId: number;
+  /** The package-publisher link the token was minted through (npm's trust config id). */
+  linkId: string;
+  provider: string;
+  /** What ran, e.g. `acme/widget/.github/workflows/release.yml@refs/tags/v1`. */
+  reference: string;
+  ecosystem: string;
+  packageName: string;
+  permissions: readonly string[];
+  /** Who registered the trust; becomes the owner of a package the workload creates. */
+  registeredBy: number | null;
+}
+
 export type Principal =
   | { kind: 'anonymous' }
-  | { kind: 'user'; userId: number; name: string; isAdmin: boolean; token: TokenGrant | null };
+  | { kind: 'user'; userId: number; name: string; isAdmin: boolean; token: TokenGrant | null }
+  | PublisherGrant;
+
+/** npm's names for what a trust configuration allows. */
+export const PUBLISHER_PERMISSIONS = ['createPackage', 'createStagedPackage'] as const;
 
 export const ANONYMOUS: Principal = { kind: 'anonymous' };
 

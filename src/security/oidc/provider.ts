@@ -37,6 +37,8 @@ export interface ProviderDefinition<Policy = unknown> {
   readonly claims: ClaimTable;
   /** Validates a policy as a client sent it (npm trust body `claims`), returning its canonical form. */
   parsePolicy(input: unknown): Policy;
+  /** The policy in the client's shape again (what `npm trust list` shows); parsePolicy(toClaims(p)) equals p. */
+  toClaims(policy: Policy): Record<string, unknown>;
   /** Checks verified claims against a policy and the ids bound at first use (if any). */
   match(claims: Claims, policy: Policy, bound: Binding | null, issuer: string): MatchResult;
 }

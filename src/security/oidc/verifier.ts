@@ -25,6 +25,8 @@ export interface IssuerEntry {
   issuer: string;
   /** Allows a plain-HTTP issuer (tests, labs). Logged loudly at start-up. */
   insecureForTesting?: boolean;
+  /** Publishers of this provider created without an explicit issuer bind to this one (e.g. a GHES-only shop). */
+  default?: boolean;
 }
 
 export interface VerifiedToken {
@@ -59,7 +61,7 @@ export function checkIssuerEntries(entries: readonly IssuerEntry[]): IssuerEntry
       throw new Error(`trustedPublishing.issuers: "${e.issuer}" is not https; a plain-HTTP issuer needs "insecureForTesting": true and must never be used in production`);
     }
     if (url.search || url.hash || url.username || url.password) throw new Error(`trustedPublishing.issuers: "${e.issuer}" must be a bare issuer URL`);
-    return { provider: e.provider, issuer: e.issuer.replace(/\/+$/, ''), insecureForTesting: e.insecureForTesting === true };
+    return { provider: e.provider, issuer: e.issuer.replace(/\/+$/, ''), insecureForTesting: e.insecureForTesting === true, default: e.default === true };
   });
 }
 
@@ -85,6 +87,16 @@ export class OidcVerifier {
     if (configured) return configured;
     for (const p of Object.values(PROVIDERS)) if (isCanonicalIssuer(p, iss)) return { provider: p.id, issuer: iss };
     return undefined;
+  }
+
+  /** The issuer a publisher of `provider` created without an explicit one binds to. */
+  defaultIssuer(provider: ProviderId): string | undefined {
+    for (const e of this.extra.values()) if (e.provider === provider && e.default) return e.issuer;
+    return PROVIDERS[provider].canonicalIssuers.find((c) => !c.endsWith('/'));
+  }
+
+  issuerAccepted(provider: ProviderId, issuer: string): boolean {
+    return this.issuerEntry(issuer)?.provider === provider;
   }
 
   async verify(token: string): Promise<VerifiedToken> {

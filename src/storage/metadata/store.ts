@@ -72,6 +72,8 @@ export interface ReleaseRecord {
   createdAt: number;
   unpublishedAt: number | null;
   publisherId: number | null;
+  /** How the version was published, as JSON ({kind: 'user'|'token'|'trusted-publisher', …}); null for older rows. */
+  publishedVia: string | null;
   /** The ecosystem's own metadata for this version, as JSON text (opaque to the core). */
   metadata: string;
   deprecated: string | null;
@@ -128,7 +130,55 @@ export type NewRelease = Omit<ReleaseRecord, 'id'>;
 export type NewArtifact = Omit<ArtifactRecord, 'id'>;
 export type NewEvent = Omit<EventRecord, 'id'>;
 
+export interface TrustedPublisherRecord {
+  id: number;
+  provider: string;
+  issuer: string;
+  /** Canonical JSON of the provider's policy. */
+  policy: string;
+  /** JSON of the immutable ids recorded at first use, or null before it. */
+  binding: string | null;
+  createdAt: number;
+}
+
+/** A publisher trusted for one package (name), with what it may do there. */
+export interface PackagePublisherRecord {
+  id: string;
+  publisherId: number;
+  ecosystem: string;
+  packageName: string;
+  permissions: string[];
+  createdBy: number | null;
+  createdAt: number;
+}
+
+export interface PublisherTokenRecord {
+  id: string;
+  tokenHash: string;
+  linkId: string;
+  publisherId: number;
+  ecosystem: string;
+  packageName: string;
+  permissions: string[];
+  reference: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
 export interface MetadataOps {
+  findOrInsertTrustedPublisher(p: Omit<TrustedPublisherRecord, 'id' | 'binding'>): Promise<TrustedPublisherRecord>;
+  findTrustedPublisher(id: number): Promise<TrustedPublisherRecord | undefined>;
+  setPublisherBinding(id: number, binding: string): Promise<void>;
+  insertPackagePublisher(link: PackagePublisherRecord): Promise<void>;
+  listPackagePublishers(ecosystem: string, packageName: string): Promise<PackagePublisherRecord[]>;
+  deletePackagePublisher(ecosystem: string, packageName: string, id: string): Promise<boolean>;
+  /** Links a user registered, since `since`, for names that do not exist as packages (pending publishers). */
+  countPendingPublishers(userId: number, since: number): Promise<number>;
+  /** Records a token use; false when this (issuer, jti) was used before and has not expired. */
+  recordOidcTokenUse(issuer: string, jti: string, expiresAt: number, now: number): Promise<boolean>;
+  insertPublisherToken(t: PublisherTokenRecord): Promise<void>;
+  findPublisherTokenByHash(hash: string): Promise<PublisherTokenRecord | undefined>;
+
   insertUser(user: NewUser): Promise<UserRecord>;
   findUserByName(name: string): Promise<UserRecord | undefined>;
   findUserById(id: number): Promise<UserRecord | undefined>;

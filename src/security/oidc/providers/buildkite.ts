@@ -32,6 +32,8 @@ export const buildkite: ProviderDefinition<BuildkitePolicy> = {
     };
   },
 
+  toClaims: (p) => ({ organization_slug: p.organization, pipeline_slug: p.pipeline, ...(p.branch ? { build_branch: p.branch } : {}) }),
+
   match(claims, policy) {
     const absent = missingClaim(claims, this.claims);
     if (absent) return missing(absent);

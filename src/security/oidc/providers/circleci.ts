@@ -46,6 +46,8 @@ export const circleci: ProviderDefinition<CircleciPolicy> = {
     };
   },
 
+  toClaims: (p) => ({ [ORG]: p.orgId, [PROJECT]: p.projectId, [PIPELINE]: p.pipelineDefinitionId, [VCS]: p.vcsOrigin, ...(p.contextIds.length ? { [CONTEXTS]: p.contextIds } : {}) }),
+
   match(claims, policy, _bound, issuer) {
     const absent = missingClaim(claims, this.claims);
     if (absent) return missing(absent);

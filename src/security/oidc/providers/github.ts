@@ -48,6 +48,8 @@ export const github: ProviderDefinition<GithubPolicy> = {
     return { repository, workflowFile, environment };
   },
 
+  toClaims: (p) => ({ repository: p.repository, workflow_ref: { file: p.workflowFile }, ...(p.environment ? { environment: p.environment } : {}) }),
+
   match(claims, policy, bound) {
     const absent = missingClaim(claims, this.claims);
     if (absent) return missing(absent);

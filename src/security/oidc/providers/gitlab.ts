@@ -45,6 +45,8 @@ export const gitlab: ProviderDefinition<GitlabPolicy> = {
     return { projectPath, configFile, environment };
   },
 
+  toClaims: (p) => ({ project_path: p.projectPath, ci_config_ref_uri: { file: p.configFile }, ...(p.environment ? { environment: p.environment } : {}) }),
+
   match(claims, policy, bound) {
     const absent = missingClaim(claims, this.claims);
     if (absent) return missing(absent);

@@ -30,6 +30,8 @@ export const google: ProviderDefinition<GooglePolicy> = {
     };
   },
 
+  toClaims: (p) => ({ email: p.email, ...(p.sub ? { sub: p.sub } : {}) }),
+
   match(claims, policy) {
     const absent = missingClaim(claims, this.claims);
     if (absent) return missing(absent);

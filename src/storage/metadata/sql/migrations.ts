@@ -144,6 +144,51 @@ CREATE TABLE settings (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'trusted publishing',
+    sql: `
+CREATE TABLE trusted_publishers (
+  id {PK},
+  provider TEXT NOT NULL,
+  issuer TEXT NOT NULL,
+  policy TEXT NOT NULL,
+  binding TEXT,
+  created_at {BIGINT} NOT NULL,
+  UNIQUE (provider, issuer, policy)
+);
+CREATE TABLE package_publishers (
+  id TEXT PRIMARY KEY,
+  publisher_id {BIGINT} NOT NULL REFERENCES trusted_publishers(id),
+  ecosystem TEXT NOT NULL,
+  package_name TEXT NOT NULL,
+  permissions TEXT NOT NULL,
+  created_by {BIGINT} REFERENCES users(id),
+  created_at {BIGINT} NOT NULL,
+  UNIQUE (publisher_id, ecosystem, package_name)
+);
+CREATE INDEX package_publishers_package ON package_publishers(ecosystem, package_name);
+CREATE TABLE oidc_token_uses (
+  issuer TEXT NOT NULL,
+  jti TEXT NOT NULL,
+  expires_at {BIGINT} NOT NULL,
+  PRIMARY KEY (issuer, jti)
+);
+CREATE TABLE publisher_tokens (
+  id TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  link_id TEXT NOT NULL,
+  publisher_id {BIGINT} NOT NULL,
+  ecosystem TEXT NOT NULL,
+  package_name TEXT NOT NULL,
+  permissions TEXT NOT NULL,
+  reference TEXT NOT NULL,
+  created_at {BIGINT} NOT NULL,
+  expires_at {BIGINT} NOT NULL
+);
+ALTER TABLE releases ADD COLUMN published_via TEXT;
+`,
+  },
 ];
 
 export function renderMigration(sql: string, dialect: SqlDatabase['dialect']): string {

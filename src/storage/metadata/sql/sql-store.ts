@@ -2,7 +2,8 @@
 import type { SqlDatabase, SqlExecutor, SqlValue } from './driver.ts';
 import type {
   ArtifactRecord, DocumentRecord, LoginSessionRecord, MetadataOps, MetadataStore, NewArtifact, NewEvent,
-  NewRelease, NewUser, PackageRecord, ReleaseRecord, SearchHit, ServedArtifact, TokenRecord, UserRecord,
+  NewRelease, NewUser, PackagePublisherRecord, PackageRecord, PublisherTokenRecord, ReleaseRecord, SearchHit, ServedArtifact, TokenRecord,
+  TrustedPublisherRecord, UserRecord,
 } from '../store.ts';
 
 type Row = Record<string, unknown>;
@@ -39,6 +40,20 @@ const toRelease = (r: Row): ReleaseRecord => ({
   id: num(r.id), packageId: num(r.package_id), version: String(r.version), state: r.state === 'unpublished' ? 'unpublished' : 'published',
   createdAt: num(r.created_at), unpublishedAt: numOrNull(r.unpublished_at), publisherId: numOrNull(r.publisher_id),
   metadata: String(r.metadata), deprecated: strOrNull(r.deprecated), fragmentFull: String(r.fragment_full), fragmentAbbrev: String(r.fragment_abbrev),
+  publishedVia: strOrNull(r.published_via),
+});
+
+const toTrustedPublisher = (r: Row): TrustedPublisherRecord => ({
+  id: num(r.id), provider: String(r.provider), issuer: String(r.issuer), policy: String(r.policy), binding: strOrNull(r.binding), createdAt: num(r.created_at),
+});
+const toPackagePublisher = (r: Row): PackagePublisherRecord => ({
+  id: String(r.id), publisherId: num(r.publisher_id), ecosystem: String(r.ecosystem), packageName: String(r.package_name),
+  permissions: JSON.parse(String(r.permissions)) as string[], createdBy: numOrNull(r.created_by), createdAt: num(r.created_at),
+});
+const toPublisherToken = (r: Row): PublisherTokenRecord => ({
+  id: String(r.id), tokenHash: String(r.token_hash), linkId: String(r.link_id), publisherId: num(r.publisher_id), ecosystem: String(r.ecosystem),
+  packageName: String(r.package_name), permissions: JSON.parse(String(r.permissions)) as string[], reference: String(r.reference),
+  createdAt: num(r.created_at), expiresAt: num(r.expires_at),
 });
 
 const toArtifact = (r: Row): ArtifactRecord => ({
@@ -93,6 +108,56 @@ class SqlOps implements MetadataOps {
   async countUsers(): Promise<number> {
     const r = await this.x.get<Row>('SELECT COUNT(*) AS n FROM users');
     return num(r?.n ?? 0);
+  }
+
+  async findOrInsertTrustedPublisher(p: Omit<TrustedPublisherRecord, 'id' | 'binding'>): Promise<TrustedPublisherRecord> {
+    const find = () => this.x.get<Row>('SELECT * FROM trusted_publishers WHERE provider = ? AND issuer = ? AND policy = ?', [p.provider, p.issuer, p.policy]);
+    const existing = await find();
+    if (existing) return toTrustedPublisher(existing);
+    const r = await this.x.get<Row>('INSERT INTO trusted_publishers (provider, issuer, policy, binding, created_at) VALUES (?, ?, ?, NULL, ?) RETURNING *',
+      [p.provider, p.issuer, p.policy, p.createdAt]);
+    return toTrustedPublisher(r as Row);
+  }
+  async findTrustedPublisher(id: number): Promise<TrustedPublisherRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM trusted_publishers WHERE id = ?', [id]);
+    return r && toTrustedPublisher(r);
+  }
+  async setPublisherBinding(id: number, binding: string): Promise<void> {
+    // Only the first use binds: a later, different binding never overwrites it.
+    await this.x.run('UPDATE trusted_publishers SET binding = ? WHERE id = ? AND binding IS NULL', [binding, id]);
+  }
+  async insertPackagePublisher(l: PackagePublisherRecord): Promise<void> {
+    await this.x.run('INSERT INTO package_publishers (id, publisher_id, ecosystem, package_name, permissions, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      [l.id, l.publisherId, l.ecosystem, l.packageName, JSON.stringify(l.permissions), l.createdBy, l.createdAt]);
+  }
+  async listPackagePublishers(ecosystem: string, packageName: string): Promise<PackagePublisherRecord[]> {
+    return (await this.x.all<Row>('SELECT * FROM package_publishers WHERE ecosystem = ? AND package_name = ? ORDER BY created_at, id', [ecosystem, packageName])).map(toPackagePublisher);
+  }
+  async deletePackagePublisher(ecosystem: string, packageName: string, id: string): Promise<boolean> {
+    return (await this.x.run('DELETE FROM package_publishers WHERE ecosystem = ? AND package_name = ? AND id = ?', [ecosystem, packageName, id])).changes > 0;
+  }
+  async countPendingPublishers(userId: number, since: number): Promise<number> {
+    const r = await this.x.get<Row>(
+      `SELECT COUNT(*) AS n FROM package_publishers pp WHERE pp.created_by = ? AND pp.created_at > ?
+       AND NOT EXISTS (SELECT 1 FROM packages p WHERE p.ecosystem = pp.ecosystem AND p.name = pp.package_name)`, [userId, since]);
+    return num(r?.n ?? 0);
+  }
+  async recordOidcTokenUse(issuer: string, jti: string, expiresAt: number, now: number): Promise<boolean> {
+    await this.x.run('DELETE FROM oidc_token_uses WHERE expires_at < ?', [now]);
+    // The primary key makes the second use of a jti fail atomically, across processes too.
+    const r = await this.x.run('INSERT INTO oidc_token_uses (issuer, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [issuer, jti, expiresAt]);
+    return r.changes > 0;
+  }
+  async insertPublisherToken(t: PublisherTokenRecord): Promise<void> {
+    await this.x.run(
+      `INSERT INTO publisher_tokens (id, token_hash, link_id, publisher_id, ecosystem, package_name, permissions, reference, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [t.id, t.tokenHash, t.linkId, t.publisherId, t.ecosystem, t.packageName, JSON.stringify(t.permissions), t.reference, t.createdAt, t.expiresAt],
+    );
+  }
+  async findPublisherTokenByHash(hash: string): Promise<PublisherTokenRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM publisher_tokens WHERE token_hash = ?', [hash]);
+    return r && toPublisherToken(r);
   }
 
   async insertToken(t: TokenRecord): Promise<void> {
@@ -184,9 +249,9 @@ class SqlOps implements MetadataOps {
   }
   async insertRelease(rel: NewRelease): Promise<ReleaseRecord> {
     const r = await this.x.get<Row>(
-      `INSERT INTO releases (package_id, version, state, created_at, unpublished_at, publisher_id, metadata, deprecated, fragment_full, fragment_abbrev)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      [rel.packageId, rel.version, rel.state, rel.createdAt, rel.unpublishedAt, rel.publisherId, rel.metadata, rel.deprecated, rel.fragmentFull, rel.fragmentAbbrev],
+      `INSERT INTO releases (package_id, version, state, created_at, unpublished_at, publisher_id, metadata, deprecated, fragment_full, fragment_abbrev, published_via)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      [rel.packageId, rel.version, rel.state, rel.createdAt, rel.unpublishedAt, rel.publisherId, rel.metadata, rel.deprecated, rel.fragmentFull, rel.fragmentAbbrev, rel.publishedVia],
     );
     return toRelease(r as Row);
   }
