@@ -17,6 +17,9 @@ import { escapeName, publishBody, putPublish, request, type ApiResponse } from '
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 
 const OWNER_ID = '4242';
+const CIRCLE_ORG = '8c8c1e4e-0c1d-4a4e-9c57-4c2c1e2a9b11';
+const CIRCLE_PROJECT = '1f0b5c6d-2e3f-4a5b-8c7d-9e0f1a2b3c4d';
+const CIRCLE_PIPELINE = '2a3b4c5d-6e7f-4a8b-9c0d-1e2f3a4b5c6d';
 const REPO_ID = '777001';
 
 function refused(res: ApiResponse, status: number, code: string): void {
@@ -28,6 +31,8 @@ function refused(res: ApiResponse, status: number, code: string): void {
 for (const store of storesUnderTest()) {
   describe(`trusted publishing with npm (${store})`, () => {
     let issuer: LocalIssuer;
+    let gitlabIssuer: LocalIssuer;
+    let circleIssuer: LocalIssuer;
     let registry: TestRegistry;
     let alice: TestUser;
     let maintainer: Client;
@@ -53,9 +58,15 @@ for (const store of storesUnderTest()) {
 
     before(async () => {
       issuer = await startLocalIssuer();
+      gitlabIssuer = await startLocalIssuer();
+      circleIssuer = await startLocalIssuer({ path: `/org/${CIRCLE_ORG}` });
       const configDir = mkdtempSync(path.join(os.tmpdir(), 'attestry-tp-'));
       const config = path.join(configDir, 'config.json');
-      writeFileSync(config, JSON.stringify({ trustedPublishing: { issuers: [{ provider: 'github', issuer: issuer.url, insecureForTesting: true, default: true }] } }));
+      writeFileSync(config, JSON.stringify({ trustedPublishing: { issuers: [
+        { provider: 'github', issuer: issuer.url, insecureForTesting: true, default: true },
+        { provider: 'gitlab', issuer: gitlabIssuer.url, insecureForTesting: true, default: true },
+        { provider: 'circleci', issuer: circleIssuer.url, insecureForTesting: true, default: true },
+      ] } }));
       registry = await startRegistry({ store, env: { ATTESTRY_CONFIG: config } });
       audience = `npm:${new URL(registry.url).hostname}`;
       alice = await createUser(registry.url, 'alice');
@@ -65,6 +76,8 @@ for (const store of storesUnderTest()) {
     after(async () => {
       await registry?.destroy();
       await issuer?.close();
+      await gitlabIssuer?.close();
+      await circleIssuer?.close();
     });
 
     it('warns loudly at start-up that a plain-HTTP issuer is trusted', () => {
@@ -110,6 +123,51 @@ for (const store of storesUnderTest()) {
       assert.match(r.stdout + r.stderr, /OIDC|ENEEDAUTH|401|auth/i);
       assert.equal((await request('GET', `${registry.url}/${escapeName(name)}`)).status, 404);
       assert.ok(registry.records().some((x) => x.code === 'OIDC_WORKFLOW_MISMATCH' || x.status === 403 && x.route === 'npm.oidc.exchange'));
+    });
+
+    /** `npm publish` in a CI job whose ID token comes in NPM_ID_TOKEN (GitLab, CircleCI). */
+    const idTokenPublish = (name: string, env: Record<string, string>) => {
+      const ci = new Client('npm', registry.url);
+      const dir = ci.project(name, { version: '1.0.0', main: 'index.js' }, { 'index.js': 'module.exports = 1;\n' });
+      return ci.run(['publish', '--loglevel', 'verbose'], dir, { env: { CI: 'true', ...env } });
+    };
+    const publishedBy = async (name: string) => {
+      const doc = await request('GET', `${registry.url}/${escapeName(name)}`);
+      return (doc.body.versions as Record<string, { _npmUser?: { trustedPublisher?: { id: string; reference: string } } }> | undefined)?.['1.0.0']?._npmUser?.trustedPublisher;
+    };
+
+    it('GitLab CI/CD: npm trust gitlab, then npm publish with NPM_ID_TOKEN; another project is refused', async () => {
+      const name = `tp-gitlab-${randomUUID().slice(0, 8)}`;
+      const dir = maintainer.project(name, { version: '0.0.0' });
+      await maintainer.ok(['trust', 'gitlab', name, '--project', 'acme/tools/widget', '--file', '.gitlab-ci.yml', '--env', 'production', '--allow-publish', '--yes'], dir);
+      const gl = (over: Record<string, unknown> = {}) => gitlabIssuer.sign({
+        aud: audience, sub: 'project_path:acme/tools/widget:ref_type:tag:ref:v1.0.0', project_path: 'acme/tools/widget', project_id: '77', namespace_id: '55',
+        ci_config_ref_uri: 'gitlab.example/acme/tools/widget//.gitlab-ci.yml@refs/tags/v1.0.0', ref_path: 'refs/tags/v1.0.0', sha: 'e'.repeat(40),
+        environment: 'production', project_visibility: 'private', ...over,
+      });
+      const wrong = await idTokenPublish(name, { GITLAB_CI: 'true', NPM_ID_TOKEN: await gl({ project_path: 'acme/tools/other', ci_config_ref_uri: 'gitlab.example/acme/tools/other//.gitlab-ci.yml@refs/heads/main' }) });
+      assert.notEqual(wrong.code, 0);
+      assert.equal(await publishedBy(name), undefined);
+      const r = await idTokenPublish(name, { GITLAB_CI: 'true', NPM_ID_TOKEN: await gl() });
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      assert.equal((await publishedBy(name))?.id, 'gitlab');
+    });
+
+    it('CircleCI: npm trust circleci, then npm publish with NPM_ID_TOKEN; another pipeline is refused', async () => {
+      const name = `tp-circle-${randomUUID().slice(0, 8)}`;
+      const dir = maintainer.project(name, { version: '0.0.0' });
+      await maintainer.ok(['trust', 'circleci', name, '--org-id', CIRCLE_ORG, '--project-id', CIRCLE_PROJECT, '--pipeline-definition-id', CIRCLE_PIPELINE,
+        '--vcs-origin', 'github.com/acme/widget', '--allow-publish', '--yes'], dir);
+      const cc = (over: Record<string, unknown> = {}) => circleIssuer.sign({
+        aud: audience, sub: `org/${CIRCLE_ORG}/project/${CIRCLE_PROJECT}/user/u1`, 'oidc.circleci.com/org-id': CIRCLE_ORG, 'oidc.circleci.com/project-id': CIRCLE_PROJECT,
+        'oidc.circleci.com/pipeline-definition-id': CIRCLE_PIPELINE, 'oidc.circleci.com/vcs-origin': 'github.com/acme/widget', ...over,
+      });
+      const wrong = await idTokenPublish(name, { CIRCLECI: 'true', NPM_ID_TOKEN: await cc({ 'oidc.circleci.com/pipeline-definition-id': CIRCLE_PROJECT }) });
+      assert.notEqual(wrong.code, 0);
+      assert.equal(await publishedBy(name), undefined);
+      const r = await idTokenPublish(name, { CIRCLECI: 'true', NPM_ID_TOKEN: await cc() });
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      assert.equal((await publishedBy(name))?.id, 'circleci');
     });
 
     describe('refusals at the exchange', () => {

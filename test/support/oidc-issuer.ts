@@ -38,7 +38,8 @@ export interface LocalIssuer {
 
 const now = () => Math.floor(Date.now() / 1000);
 
-export async function startLocalIssuer(): Promise<LocalIssuer> {
+/** `path`: the issuer URL's path (CircleCI's issuers are `…/org/<org-id>`). */
+export async function startLocalIssuer(options: { path?: string } = {}): Promise<LocalIssuer> {
   let pair = await generateKeyPair('RS256', { extractable: true });
   let kid = randomUUID();
   let jwk: JWK = { ...(await exportJWK(pair.publicKey)), kid, alg: 'RS256', use: 'sig' };
@@ -60,6 +61,8 @@ export async function startLocalIssuer(): Promise<LocalIssuer> {
   const server = http.createServer((req, res) => {
     requests.push(req.url ?? '');
     const u = new URL(req.url ?? '/', url);
+    const prefix = options.path ?? '';
+    if (prefix && u.pathname.startsWith(prefix)) u.pathname = u.pathname.slice(prefix.length) || '/';
     const json = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
@@ -77,7 +80,7 @@ export async function startLocalIssuer(): Promise<LocalIssuer> {
     json(404, { message: 'not found' });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}${options.path ?? ''}`;
 
   return {
     url,

@@ -215,9 +215,9 @@ export class TrustedPublishing {
       }
       return requested.replace(/\/+$/, '');
     }
-    // CircleCI has one issuer per organization.
-    if (provider.id === 'circleci') return `https://oidc.circleci.com/org/${(policy as { orgId: string }).orgId}`;
     const issuer = this.d.verifier.defaultIssuer(provider.id);
+    // CircleCI has one public issuer per organization.
+    if (!issuer && provider.id === 'circleci') return `https://oidc.circleci.com/org/${(policy as { orgId: string }).orgId}`;
     if (!issuer) throw invalid('TRUST_UNKNOWN_ISSUER', `This registry accepts no ${provider.displayName} issuer`);
     return issuer;
   }
