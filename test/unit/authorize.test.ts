@@ -371,6 +371,14 @@ describe('Authorizer: trusted-publisher tokens', () => {
     assertDecision(authz().check(publisher(), 'package:read', pkg('live', 'secret', 'restricted')), { allow: false, rule: 'restricted-read', outcome: 'hidden' });
   });
 
+  it('a package set to trusted publishing only refuses its owners\' publishes, not the publisher\'s, and nothing else changes', () => {
+    const only = { ...pkg('live'), trustedPublishingOnly: true };
+    assertDecision(authz().check(PRINCIPALS.owner, 'package:publish', only), { allow: false, rule: 'trusted-publishing-only', outcome: 'forbidden' });
+    assertDecision(authz().check(publisher(), 'package:publish', only), { allow: true, rule: 'trusted-publisher' });
+    assertDecision(authz().check(PRINCIPALS.owner, 'package:deprecate', only), { allow: true, rule: 'owner' });
+    assertDecision(authz().check(PRINCIPALS['non-owner'], 'package:publish', only), { allow: false, rule: 'owner-required', outcome: 'forbidden' });
+  });
+
   it('allows publishing its package, creating it when pending, and reading it when restricted', () => {
     assertDecision(authz().check(publisher(), 'package:publish', pkg('live')), { allow: true, rule: 'trusted-publisher' });
     assertDecision(authz().check(publisher(), 'package:create', pkg(null)), { allow: true, rule: 'trusted-publisher-creates' });

@@ -12,6 +12,7 @@ export function resourceFor(eco: Ecosystem, name: string, pkg: PackageRecord | u
     state: pkg ? (pkg.deletedAt ? 'deleted' : 'live') : null,
     access: pkg?.access ?? 'public',
     ownerIds: owners.map((o) => o.id),
+    trustedPublishingOnly: pkg?.trustedPublishingOnly === true,
   };
 }
 

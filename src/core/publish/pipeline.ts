@@ -198,6 +198,12 @@ export class PublishPipeline {
     const current = await tx.findPackage(eco.id, input.name);
     if (!current) throw new AttestryError('unavailable', 'PACKAGE_VANISHED', 'The package row disappeared during publish');
     await rebuildDocuments(tx, eco, current, now);
+    // A maintainer's token published a package that CI publishes: worth a maintainer's attention.
+    if (principal.kind === 'user' && (await tx.listPackagePublishers(eco.id, input.name)).length > 0) {
+      await tx.insertEvent({ at: now, type: 'trusted-publisher.bypassed', actorId: principal.userId, ecosystem: eco.id, packageName: input.name, version: input.version,
+        data: { via: publishedVia(principal) } });
+      this.d.log.warn('a package with trusted publishers was published with a user credential', { package: input.name, version: input.version, user: principal.name });
+    }
     await tx.insertEvent({
       at: now, type: 'release.published', actorId: publisher?.userId ?? null, ecosystem: eco.id, packageName: input.name, version: input.version,
       data: { artifacts: artifacts.map((a) => ({ filename: a.filename, integrity: a.integrity, size: a.data.length })), tags: input.tags },

@@ -130,6 +130,31 @@ export class TrustedPublishing {
     this.d.log.info('trusted publisher removed', { package: name, configId: id });
   }
 
+  /** Package-level trusted-publishing settings (only "trusted publishing only" so far). */
+  async settings(principal: Principal, eco: Ecosystem, name: string): Promise<{ trustedPublishingOnly: boolean }> {
+    await this.authorize(principal, eco, name);
+    const pkg = await this.d.store.findPackage(eco.id, name);
+    return { trustedPublishingOnly: pkg?.trustedPublishingOnly === true };
+  }
+
+  async setTrustedPublishingOnly(principal: Principal, eco: Ecosystem, name: string, on: unknown): Promise<{ trustedPublishingOnly: boolean }> {
+    if (typeof on !== 'boolean') throw invalid('TRUST_BAD_SETTINGS', 'trustedPublishingOnly must be true or false');
+    const live = await this.authorize(principal, eco, name);
+    if (!live) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry; publish it first`);
+    const now = this.d.clock();
+    await this.d.store.transaction(async (tx) => {
+      const pkg = await tx.findPackage(eco.id, name);
+      if (!pkg) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
+      if (on && (await tx.listPackagePublishers(eco.id, name)).length === 0) {
+        throw conflict('TRUST_NONE_CONFIGURED', `${name} trusts no publisher yet: add one first, or nobody could publish it`);
+      }
+      await tx.updatePackage(pkg.id, { trustedPublishingOnly: on });
+      await tx.insertEvent({ at: now, type: 'trusted-publisher.policy-changed', actorId: principal.kind === 'user' ? principal.userId : null, ecosystem: eco.id, packageName: name, version: null, data: { trustedPublishingOnly: on } });
+    });
+    this.d.log.info('trusted publishing policy changed', { package: name, trustedPublishingOnly: on });
+    return { trustedPublishingOnly: on };
+  }
+
   // ---------- the exchange (CI workloads) ----------
 
   /** Verifies a workload's OIDC token and mints a token that can publish `name` only. */

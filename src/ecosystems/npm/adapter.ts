@@ -112,6 +112,7 @@ async function registryRoute(d: NpmDeps, ctx: RequestContext, method: string, pa
       if (method === 'GET') return (await trust.listTrust(d, ctx, name), true);
       if (method === 'POST') return (await trust.addTrust(d, ctx, name), true);
     }
+    if (what === 'trust' && rest.length === 2 && arg === 'settings' && (method === 'GET' || method === 'PUT')) return (await trust.trustSettings(d, ctx, name), true);
     if (what === 'trust' && rest.length === 2 && arg && method === 'DELETE') return (await trust.revokeTrust(d, ctx, name, decodeURIComponent(arg)), true);
   }
   return false;

@@ -26,6 +26,8 @@ export interface PackageResource {
   state: 'live' | 'deleted' | null;
   access: 'public' | 'restricted';
   ownerIds: readonly number[];
+  /** The package accepts new versions only from trusted publishers. */
+  trustedPublishingOnly?: boolean;
 }
 
 export type Decision =
@@ -87,6 +89,9 @@ function decide(p: Principal, action: PackageAction, r: PackageResource): Decisi
     case 'package:tag':
     case 'package:owners':
       if (r.state !== 'live' || hiddenFromCaller) return deny('no-such-package', 'hidden', `${r.name} is not found`);
+      if (action === 'package:publish' && isOwner && r.trustedPublishingOnly) {
+        return deny('trusted-publishing-only', 'forbidden', `${r.name} accepts new versions only from its trusted publishers (CI); publish from the trusted workflow`);
+      }
       return isOwner ? allow('owner') : deny('owner-required', 'forbidden', `You are not an owner of ${r.name}`);
   }
   return deny('default-deny', 'forbidden', 'Not allowed');

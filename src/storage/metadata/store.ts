@@ -60,6 +60,8 @@ export interface PackageRecord {
   keywords: string;
   latestVersion: string | null;
   deletedAt: number | null;
+  /** Only trusted publishers may publish new versions (token and password publishes refused). */
+  trustedPublishingOnly: boolean;
 }
 
 export type ReleaseState = 'published' | 'unpublished';
@@ -127,6 +129,8 @@ export interface SearchHit {
 
 export type NewUser = Omit<UserRecord, 'id'>;
 export type NewRelease = Omit<ReleaseRecord, 'id'>;
+/** New packages accept token publishes until a maintainer says otherwise. */
+export type NewPackage = Omit<PackageRecord, 'id' | 'trustedPublishingOnly'>;
 export type NewArtifact = Omit<ArtifactRecord, 'id'>;
 export type NewEvent = Omit<EventRecord, 'id'>;
 
@@ -200,7 +204,7 @@ export interface MetadataOps {
   findPackage(ecosystem: string, name: string): Promise<PackageRecord | undefined>;
   /** Inside a transaction: serialises writers of one package (row lock where the engine has one). */
   lockPackage(id: number): Promise<void>;
-  insertPackage(pkg: Omit<PackageRecord, 'id'>): Promise<PackageRecord>;
+  insertPackage(pkg: NewPackage): Promise<PackageRecord>;
   updatePackage(id: number, fields: Partial<Omit<PackageRecord, 'id' | 'ecosystem' | 'name'>>): Promise<void>;
   searchPackages(ecosystem: string, text: string, limit: number, offset: number): Promise<SearchHit[]>;
 

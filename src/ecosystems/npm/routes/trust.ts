@@ -43,6 +43,22 @@ export async function revokeTrust(d: NpmDeps, ctx: RequestContext, name: string,
   sendJson(ctx.res, 200, { ok: true });
 }
 
+/** `GET|PUT /-/package/<name>/trust/settings` (Attestry): `{ "trustedPublishingOnly": true }`. */
+export async function trustSettings(d: NpmDeps, ctx: RequestContext, name: string): Promise<void> {
+  ctx.route = 'npm.trust.settings';
+  ctx.logFields.package = name;
+  const principal = await ctx.principal();
+  if (ctx.method === 'GET') {
+    sendJson(ctx.res, 200, await d.trust.settings(principal, d.eco, name));
+    return;
+  }
+  const body = await readJson(ctx.req, d.maxJsonBytes);
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || Object.keys(body).some((k) => k !== 'trustedPublishingOnly')) {
+    throw invalid('TRUST_BAD_SETTINGS', 'The body is {"trustedPublishingOnly": true|false}');
+  }
+  sendJson(ctx.res, 200, await d.trust.setTrustedPublishingOnly(principal, d.eco, name, (body as { trustedPublishingOnly?: unknown }).trustedPublishingOnly));
+}
+
 /** `POST /-/npm/v1/oidc/token/exchange/package/<name>` with the CI's ID token as the bearer. */
 export async function exchangeOidcToken(d: NpmDeps, ctx: RequestContext, name: string): Promise<void> {
   ctx.route = 'npm.oidc.exchange';

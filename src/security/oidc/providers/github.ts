@@ -41,10 +41,11 @@ export const github: ProviderDefinition<GithubPolicy> = {
 
   parsePolicy(input) {
     const o = requireObject(input, 'claims');
-    const repository = requireString(o, 'repository', REPOSITORY, 'must be "owner/repo"', 200);
+    // GitHub names are case-insensitive: stored lower-case, so one repository is one publisher.
+    const repository = requireString(o, 'repository', REPOSITORY, 'must be "owner/repo"', 200).toLowerCase();
     const ref = requireObject(o.workflow_ref, 'claims.workflow_ref');
     const workflowFile = requireString(ref, 'file', WORKFLOW_FILE, 'must be a bare workflow file name ending in .yml or .yaml');
-    const environment = optionalString(o, 'environment', ENVIRONMENT, 'must be printable, without quotes, commas, semicolons or backslashes');
+    const environment = optionalString(o, 'environment', ENVIRONMENT, 'must be printable, without quotes, commas, semicolons or backslashes')?.toLowerCase() ?? null;
     return { repository, workflowFile, environment };
   },
 

@@ -38,7 +38,8 @@ export const gitlab: ProviderDefinition<GitlabPolicy> = {
 
   parsePolicy(input) {
     const o = requireObject(input, 'claims');
-    const projectPath = requireString(o, 'project_path', PROJECT_PATH, 'must be "group[/subgroup]/project"');
+    // GitLab paths are case-insensitive (environments are not).
+    const projectPath = requireString(o, 'project_path', PROJECT_PATH, 'must be "group[/subgroup]/project"').toLowerCase();
     const ref = requireObject(o.ci_config_ref_uri, 'claims.ci_config_ref_uri');
     const configFile = requireString(ref, 'file', CONFIG_FILE, 'must be a pipeline file path ending in .yml or .yaml');
     const environment = optionalString(o, 'environment', ENVIRONMENT, 'must be printable, without quotes, commas, semicolons or backslashes');

@@ -189,6 +189,13 @@ CREATE TABLE publisher_tokens (
 ALTER TABLE releases ADD COLUMN published_via TEXT;
 `,
   },
+  {
+    version: 4,
+    name: 'trusted publishing only',
+    sql: `
+ALTER TABLE packages ADD COLUMN trusted_publishing_only INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 export function renderMigration(sql: string, dialect: SqlDatabase['dialect']): string {

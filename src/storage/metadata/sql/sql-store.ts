@@ -2,7 +2,7 @@
 import type { SqlDatabase, SqlExecutor, SqlValue } from './driver.ts';
 import type {
   ArtifactRecord, DocumentRecord, LoginSessionRecord, MetadataOps, MetadataStore, NewArtifact, NewEvent,
-  NewRelease, NewUser, PackagePublisherRecord, PackageRecord, PublisherTokenRecord, ReleaseRecord, SearchHit, ServedArtifact, TokenRecord,
+  NewPackage, NewRelease, NewUser, PackagePublisherRecord, PackageRecord, PublisherTokenRecord, ReleaseRecord, SearchHit, ServedArtifact, TokenRecord,
   TrustedPublisherRecord, UserRecord,
 } from '../store.ts';
 
@@ -34,6 +34,7 @@ const toPackage = (r: Row): PackageRecord => ({
   id: num(r.id), ecosystem: String(r.ecosystem), name: String(r.name), createdAt: num(r.created_at), modifiedAt: num(r.modified_at),
   rev: num(r.rev), access: r.access === 'restricted' ? 'restricted' : 'public', description: String(r.description),
   keywords: String(r.keywords), latestVersion: strOrNull(r.latest_version), deletedAt: numOrNull(r.deleted_at),
+  trustedPublishingOnly: Boolean(num(r.trusted_publishing_only ?? 0)),
 });
 
 const toRelease = (r: Row): ReleaseRecord => ({
@@ -63,7 +64,7 @@ const toArtifact = (r: Row): ArtifactRecord => ({
 
 const PACKAGE_COLUMNS: Record<string, string> = {
   createdAt: 'created_at', modifiedAt: 'modified_at', rev: 'rev', access: 'access', description: 'description',
-  keywords: 'keywords', latestVersion: 'latest_version', deletedAt: 'deleted_at',
+  keywords: 'keywords', latestVersion: 'latest_version', deletedAt: 'deleted_at', trustedPublishingOnly: 'trusted_publishing_only',
 };
 const RELEASE_COLUMNS: Record<string, string> = {
   state: 'state', unpublishedAt: 'unpublished_at', deprecated: 'deprecated', fragmentFull: 'fragment_full', fragmentAbbrev: 'fragment_abbrev',
@@ -76,7 +77,8 @@ function updateSet(fields: Record<string, unknown>, columns: Record<string, stri
     const col = columns[k];
     if (!col || v === undefined) continue;
     parts.push(`${col} = ?`);
-    params.push(v as SqlValue);
+    // Flags are INTEGER columns on both engines.
+    params.push(typeof v === 'boolean' ? (v ? 1 : 0) : (v as SqlValue));
   }
   return { set: parts.join(', '), params };
 }
@@ -212,7 +214,7 @@ class SqlOps implements MetadataOps {
     // SQLite's BEGIN IMMEDIATE already holds the database write lock.
     if (this.dialect === 'postgres') await this.x.run('SELECT id FROM packages WHERE id = ? FOR UPDATE', [id]);
   }
-  async insertPackage(p: Omit<PackageRecord, 'id'>): Promise<PackageRecord> {
+  async insertPackage(p: NewPackage): Promise<PackageRecord> {
     const r = await this.x.get<Row>(
       `INSERT INTO packages (ecosystem, name, created_at, modified_at, rev, access, description, keywords, latest_version, deleted_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
