@@ -2,7 +2,7 @@
 // Everything else receives its collaborators.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Config } from './config/config.ts';
+import { ConfigError, type Config } from './config/config.ts';
 import type { Logger } from './core/logger.ts';
 import { systemClock, type Clock } from './core/clock.ts';
 import { armedFailpoint, noFailpoint, type Failpoint } from './core/failpoints.ts';
@@ -10,7 +10,7 @@ import { AccountService } from './core/accounts/account-service.ts';
 import { PackageService } from './core/packages/package-service.ts';
 import { PublishPipeline } from './core/publish/pipeline.ts';
 import { TrustedPublishing } from './core/publishers/trusted-publishing.ts';
-import { audiencesFor, OidcVerifier } from './security/oidc/verifier.ts';
+import { audiencesFor, checkIssuerEntries, OidcVerifier, type IssuerEntry } from './security/oidc/verifier.ts';
 import type { ProviderId } from './security/oidc/provider.ts';
 import { reprojectIfNeeded } from './core/maintenance/reproject.ts';
 import { Authorizer } from './security/authz/authorize.ts';
@@ -83,6 +83,13 @@ export interface RunningRegistry {
 export async function startRegistry(config: Config, options: { log?: Logger; clock?: Clock } = {}): Promise<RunningRegistry> {
   const log = options.log ?? createJsonLogger(config.logLevel);
   const clock = options.clock ?? systemClock;
+  // Refuse a bad issuer list before touching storage or the network.
+  let issuers: IssuerEntry[];
+  try {
+    issuers = checkIssuerEntries(config.trustedPublishing.issuers.map((e) => ({ ...e, provider: e.provider as ProviderId })));
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
   const storage = await openStorage(config);
   const { store, blobs } = storage;
   const metrics = new Metrics();
@@ -114,11 +121,7 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
   });
   await reprojectIfNeeded(store, eco, clock, log);
   const packages = new PackageService({ store, authorizer, unpublishPolicy: config.unpublish, clock, log });
-  const verifier = new OidcVerifier({
-    issuers: config.trustedPublishing.issuers.map((e) => ({ ...e, provider: e.provider as ProviderId })),
-    audiences: audiencesFor(publicUrl),
-    log,
-  });
+  const verifier = new OidcVerifier({ issuers, audiences: audiencesFor(publicUrl), log });
   const trust = (late.trust = new TrustedPublishing({ store, authorizer, verifier, clock, log }));
   const publisher = new PublishPipeline({ store, blobs, authorizer, clock, log, failpoint: failpointFromEnv(log) });
   handlers.push(

@@ -265,3 +265,12 @@ for (const store of storesUnderTest()) {
     });
   });
 }
+
+describe('trusted publishing configuration', () => {
+  it('a plain-HTTP issuer without insecureForTesting stops the registry at start-up, with a clear message', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'attestry-tp-bad-'));
+    const config = path.join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ trustedPublishing: { issuers: [{ provider: 'github', issuer: 'http://ghes.internal' }] } }));
+    await assert.rejects(startRegistry({ env: { ATTESTRY_CONFIG: config } }), /configuration error: trustedPublishing\.issuers: "http:\/\/ghes\.internal" is not https.*insecureForTesting/s);
+  });
+});
