@@ -105,7 +105,17 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
     handlers,
     async resolvePrincipal(ctx) {
       const cred = readCredential(ctx.req);
-      if (cred.kind === 'bearer') return (await late.trust?.resolveToken(cred.token)) ?? accounts.resolveToken(cred.token, ctx.ip);
+      if (cred.kind === 'bearer') {
+        // User tokens are by far the common case; a minted trusted-publishing token is looked up
+        // only when the value is no user's token.
+        try {
+          return await accounts.resolveToken(cred.token, ctx.ip);
+        } catch (e) {
+          const grant = await late.trust?.resolveToken(cred.token);
+          if (grant) return grant;
+          throw e;
+        }
+      }
       if (cred.kind === 'basic') return accounts.resolvePassword(cred.username, cred.password);
       return ANONYMOUS;
     },
