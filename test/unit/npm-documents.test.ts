@@ -148,6 +148,24 @@ describe('renderVersion: server-owned fields a client tried to set', () => {
 
 // ---------- renderVersion ----------
 
+describe('renderVersion: who published', () => {
+  const npmUser = (publishedVia: Record<string, unknown> | null) => (JSON.parse(renderVersion(releaseView({ publishedVia }), url).full) as { _npmUser?: Record<string, unknown> })._npmUser;
+
+  it('a login session: the user, nothing more', () => {
+    assert.deepEqual(npmUser({ kind: 'user', user: 'alice' }), { name: 'alice', email: 'alice@example.com' });
+    assert.deepEqual(npmUser(null), { name: 'alice', email: 'alice@example.com' });
+  });
+
+  it('an automation token: the user and the token id', () => {
+    assert.deepEqual(npmUser({ kind: 'token', user: 'alice', tokenId: 't-123' }), { name: 'alice', email: 'alice@example.com', token: 't-123' });
+  });
+
+  it('a trusted publisher: the provider, the configuration and what ran, no user', () => {
+    assert.deepEqual(npmUser({ kind: 'trusted-publisher', provider: 'github', configId: 'c-1', reference: 'acme/w/.github/workflows/r.yml@refs/tags/v1' }),
+      { name: 'github', trustedPublisher: { id: 'github', oidcConfigId: 'c-1', reference: 'acme/w/.github/workflows/r.yml@refs/tags/v1' } });
+  });
+});
+
 describe('renderVersion', () => {
   it('builds dist from the artifact, with the tarball URL from the callback', () => {
     const calls: [string, string][] = [];

@@ -56,7 +56,11 @@ export function renderVersion(view: ReleaseView, tarballUrl: (name: string, file
   if (via?.kind === 'trusted-publisher') {
     // npm's shape for a trusted publish: the CI is the publisher, its config id says which trust.
     manifest._npmUser = { name: String(via.provider), trustedPublisher: { id: via.provider, oidcConfigId: via.configId, reference: via.reference } };
-  } else if (view.publisher) manifest._npmUser = { name: view.publisher.name, email: view.publisher.email };
+  } else if (view.publisher) {
+    // Which credential: a token (its id, as `npm token list` shows it to its owner) or a login session.
+    const credential = via?.kind === 'token' ? { token: via.tokenId } : {};
+    manifest._npmUser = { name: view.publisher.name, email: view.publisher.email, ...credential };
+  }
   const abbrev: Record<string, unknown> = {};
   for (const k of ABBREVIATED) if (manifest[k] !== undefined) abbrev[k] = manifest[k];
   return { full: JSON.stringify(manifest), abbrev: JSON.stringify(abbrev) };
