@@ -253,6 +253,16 @@ for (const store of storesUnderTest()) {
         refused(await exchange(name, await issuer.sign({ ...claims(), aud: audience })), 403, 'OIDC_NO_TRUSTED_PUBLISHER');
       });
 
+      it('a pending publisher registered by someone else dies when another user creates the name first', async () => {
+        const contested = `tp-contested-${randomUUID().slice(0, 8)}`;
+        const mallory = await createUser(registry.url, `mallory${randomUUID().slice(0, 6)}`);
+        const body = [{ type: 'github', claims: { repository: 'acme/widget', workflow_ref: { file: 'release.yml' } }, permissions: ['createPackage'] }];
+        assert.equal((await request('POST', `${registry.url}/-/package/${escapeName(contested)}/trust`, mallory.token, body)).status, 201);
+        assert.equal((await putPublish(registry.url, alice.token, publishBody({ name: contested, version: '1.0.0', registry: registry.url }))).status, 201);
+        refused(await exchange(contested, await issuer.sign({ ...claims(), aud: audience })), 403, 'OIDC_NO_TRUSTED_PUBLISHER');
+        assert.deepEqual((await request('GET', `${registry.url}/-/package/${escapeName(contested)}/trust`, alice.token)).body.raw, []);
+      });
+
       it('only maintainers configure trust; nobody registers a publisher in someone else\'s scope', async () => {
         const bob = await createUser(registry.url, `bob${randomUUID().slice(0, 6)}`);
         const body = [{ type: 'github', claims: { repository: 'bob/x', workflow_ref: { file: 'r.yml' } }, permissions: ['createPackage'] }];

@@ -154,6 +154,11 @@ export class PublishPipeline {
         ecosystem: eco.id, name: input.name, createdAt: now, modifiedAt: now, rev: 0, access: input.access ?? 'public',
         description: '', keywords: '', latestVersion: null, deletedAt: null,
       });
+      // Pending trusted publishers that others registered for this name must not outlive its
+      // creation by someone else: they would let a stranger's CI publish the new owner's package.
+      const owner = principal.kind === 'user' ? principal.userId : principal.kind === 'publisher' ? principal.registeredBy : null;
+      const dropped = await tx.dropPendingPublishers(eco.id, input.name, owner);
+      if (dropped > 0) this.d.log.info('pending trusted publishers of other users dropped', { package: input.name, count: dropped });
     }
     await tx.lockPackage(pkg.id);
 

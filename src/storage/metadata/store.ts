@@ -176,6 +176,8 @@ export interface MetadataOps {
   insertPackagePublisher(link: PackagePublisherRecord): Promise<void>;
   listPackagePublishers(ecosystem: string, packageName: string): Promise<PackagePublisherRecord[]>;
   deletePackagePublisher(ecosystem: string, packageName: string, id: string): Promise<boolean>;
+  /** Deletes the links of `packageName` registered by anyone but `keepCreatedBy`; returns how many. */
+  dropPendingPublishers(ecosystem: string, packageName: string, keepCreatedBy: number | null): Promise<number>;
   /** Links a user registered, since `since`, for names that do not exist as packages (pending publishers). */
   countPendingPublishers(userId: number, since: number): Promise<number>;
   /** Records a token use; false when this (issuer, jti) was used before and has not expired. */

@@ -138,6 +138,10 @@ class SqlOps implements MetadataOps {
   async deletePackagePublisher(ecosystem: string, packageName: string, id: string): Promise<boolean> {
     return (await this.x.run('DELETE FROM package_publishers WHERE ecosystem = ? AND package_name = ? AND id = ?', [ecosystem, packageName, id])).changes > 0;
   }
+  async dropPendingPublishers(ecosystem: string, packageName: string, keepCreatedBy: number | null): Promise<number> {
+    return (await this.x.run('DELETE FROM package_publishers WHERE ecosystem = ? AND package_name = ? AND (created_by IS NULL OR created_by <> ?)',
+      [ecosystem, packageName, keepCreatedBy ?? -1])).changes;
+  }
   async countPendingPublishers(userId: number, since: number): Promise<number> {
     const r = await this.x.get<Row>(
       `SELECT COUNT(*) AS n FROM package_publishers pp WHERE pp.created_by = ? AND pp.created_at > ?
