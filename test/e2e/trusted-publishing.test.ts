@@ -131,49 +131,49 @@ for (const store of storesUnderTest()) {
       await eventually(() => registry.records().some((x) => x.status === 403 && x.route === 'npm.oidc.exchange'), 'the refused exchange is logged');
     });
 
-    /** `npm publish` in a CI job whose ID token comes in NPM_ID_TOKEN (GitLab, CircleCI). */
-    const idTokenPublish = (name: string, env: Record<string, string>) => {
-      const ci = new Client('npm', registry.url);
-      const dir = ci.project(name, { version: '1.0.0', main: 'index.js' }, { 'index.js': 'module.exports = 1;\n' });
-      return ci.run(['publish', '--loglevel', 'verbose'], dir, { env: { CI: 'true', ...env } });
-    };
-    const publishedBy = async (name: string) => {
-      const doc = await request('GET', `${registry.url}/${escapeName(name)}`);
-      return (doc.body.versions as Record<string, { _npmUser?: { trustedPublisher?: { id: string; reference: string } } }> | undefined)?.['1.0.0']?._npmUser?.trustedPublisher;
-    };
+    /**
+     * A CI whose ID token comes in NPM_ID_TOKEN (GitLab, CircleCI): after `npm trust <provider>`,
+     * a job with the wrong identity fails to publish and the right one publishes as that provider.
+     */
+    async function idTokenRoundTrip(name: string, ciFlag: string, provider: string, wrongToken: string, goodToken: string): Promise<void> {
+      const publish = (token: string) => {
+        const ci = new Client('npm', registry.url);
+        const dir = ci.project(name, { version: '1.0.0', main: 'index.js' }, { 'index.js': 'module.exports = 1;\n' });
+        return ci.run(['publish', '--loglevel', 'verbose'], dir, { env: { CI: 'true', [ciFlag]: 'true', NPM_ID_TOKEN: token } });
+      };
+      const publishedBy = async () => {
+        const doc = await request('GET', `${registry.url}/${escapeName(name)}`);
+        return (doc.body.versions as Record<string, { _npmUser?: { trustedPublisher?: { id: string } } }> | undefined)?.['1.0.0']?._npmUser?.trustedPublisher;
+      };
+      assert.notEqual((await publish(wrongToken)).code, 0);
+      assert.equal(await publishedBy(), undefined);
+      const r = await publish(goodToken);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+      assert.equal((await publishedBy())?.id, provider);
+    }
 
     it('GitLab CI/CD: npm trust gitlab, then npm publish with NPM_ID_TOKEN; another project is refused', async () => {
       const name = `tp-gitlab-${randomUUID().slice(0, 8)}`;
-      const dir = maintainer.project(name, { version: '0.0.0' });
-      await maintainer.ok(['trust', 'gitlab', name, '--project', 'acme/tools/widget', '--file', '.gitlab-ci.yml', '--env', 'production', '--allow-publish', '--yes'], dir);
+      await maintainer.ok(['trust', 'gitlab', name, '--project', 'acme/tools/widget', '--file', '.gitlab-ci.yml', '--env', 'production', '--allow-publish', '--yes'],
+        maintainer.project(name, { version: '0.0.0' }));
       const gl = (over: Record<string, unknown> = {}) => gitlabIssuer.sign({
         aud: audience, sub: 'project_path:acme/tools/widget:ref_type:tag:ref:v1.0.0', project_path: 'acme/tools/widget', project_id: '77', namespace_id: '55',
         ci_config_ref_uri: 'gitlab.example/acme/tools/widget//.gitlab-ci.yml@refs/tags/v1.0.0', ref_path: 'refs/tags/v1.0.0', sha: 'e'.repeat(40),
         environment: 'production', project_visibility: 'private', ...over,
       });
-      const wrong = await idTokenPublish(name, { GITLAB_CI: 'true', NPM_ID_TOKEN: await gl({ project_path: 'acme/tools/other', ci_config_ref_uri: 'gitlab.example/acme/tools/other//.gitlab-ci.yml@refs/heads/main' }) });
-      assert.notEqual(wrong.code, 0);
-      assert.equal(await publishedBy(name), undefined);
-      const r = await idTokenPublish(name, { GITLAB_CI: 'true', NPM_ID_TOKEN: await gl() });
-      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-      assert.equal((await publishedBy(name))?.id, 'gitlab');
+      await idTokenRoundTrip(name, 'GITLAB_CI', 'gitlab',
+        await gl({ project_path: 'acme/tools/other', ci_config_ref_uri: 'gitlab.example/acme/tools/other//.gitlab-ci.yml@refs/heads/main' }), await gl());
     });
 
     it('CircleCI: npm trust circleci, then npm publish with NPM_ID_TOKEN; another pipeline is refused', async () => {
       const name = `tp-circle-${randomUUID().slice(0, 8)}`;
-      const dir = maintainer.project(name, { version: '0.0.0' });
       await maintainer.ok(['trust', 'circleci', name, '--org-id', CIRCLE_ORG, '--project-id', CIRCLE_PROJECT, '--pipeline-definition-id', CIRCLE_PIPELINE,
-        '--vcs-origin', 'github.com/acme/widget', '--allow-publish', '--yes'], dir);
+        '--vcs-origin', 'github.com/acme/widget', '--allow-publish', '--yes'], maintainer.project(name, { version: '0.0.0' }));
       const cc = (over: Record<string, unknown> = {}) => circleIssuer.sign({
         aud: audience, sub: `org/${CIRCLE_ORG}/project/${CIRCLE_PROJECT}/user/u1`, 'oidc.circleci.com/org-id': CIRCLE_ORG, 'oidc.circleci.com/project-id': CIRCLE_PROJECT,
         'oidc.circleci.com/pipeline-definition-id': CIRCLE_PIPELINE, 'oidc.circleci.com/vcs-origin': 'github.com/acme/widget', ...over,
       });
-      const wrong = await idTokenPublish(name, { CIRCLECI: 'true', NPM_ID_TOKEN: await cc({ 'oidc.circleci.com/pipeline-definition-id': CIRCLE_PROJECT }) });
-      assert.notEqual(wrong.code, 0);
-      assert.equal(await publishedBy(name), undefined);
-      const r = await idTokenPublish(name, { CIRCLECI: 'true', NPM_ID_TOKEN: await cc() });
-      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-      assert.equal((await publishedBy(name))?.id, 'circleci');
+      await idTokenRoundTrip(name, 'CIRCLECI', 'circleci', await cc({ 'oidc.circleci.com/pipeline-definition-id': CIRCLE_PROJECT }), await cc());
     });
 
     it('trusted publishing only: the maintainer\'s own token is refused, CI still publishes; without it, a token publish is flagged', async () => {

@@ -13,7 +13,7 @@ import { PolicyError, type Binding, type ProviderDefinition, type ProviderId } f
 import { isProviderId, PROVIDERS } from '../../security/oidc/providers/index.ts';
 import { OIDC_CLOCK_LEEWAY_SECONDS, type VerifiedToken } from '../../security/oidc/verifier.ts';
 import { generateToken, hashToken, isWellFormedToken } from '../../security/tokens/token-format.ts';
-import type { MetadataStore, PackagePublisherRecord, TrustedPublisherRecord } from '../../storage/metadata/store.ts';
+import type { MetadataStore, PackagePublisherRecord, PackageRecord, TrustedPublisherRecord } from '../../storage/metadata/store.ts';
 
 export interface TrustedPublishingPolicy {
   /** Lifetime of a minted token (TP-7). */
@@ -83,12 +83,13 @@ export class TrustedPublishing {
   async list(principal: Principal, eco: Ecosystem, name: string): Promise<TrustConfigView[]> {
     const live = await this.authorize(principal, eco, name);
     const links = await this.d.store.listPackagePublishers(eco.id, name);
-    return Promise.all(links.map((l) => this.view(l, !live)));
+    return Promise.all(links.map((l) => this.view(l, live === undefined)));
   }
 
   async add(principal: Principal, eco: Ecosystem, name: string, input: NewTrustConfig): Promise<TrustConfigView> {
-    const live = await this.authorize(principal, eco, name);
-    if (principal.kind !== 'user') throw forbidden('TRUST_USER_REQUIRED', 'Only a maintainer can configure trusted publishing');
+    const pending = (await this.authorize(principal, eco, name)) === undefined;
+    // The authorizer lets only users manage publishers; this narrows the type.
+    if (principal.kind !== 'user') throw new Error('package:publishers was allowed for a non-user principal');
     if (!isProviderId(input.type)) throw invalid('TRUST_UNKNOWN_PROVIDER', `Unknown provider "${String(input.type).slice(0, 40)}"; one of ${Object.keys(PROVIDERS).join(', ')}`);
     const provider = PROVIDERS[input.type];
     const permissions = parsePermissions(input.permissions);
@@ -104,7 +105,7 @@ export class TrustedPublishing {
     return this.d.store.transaction(async (tx) => {
       const links = await tx.listPackagePublishers(eco.id, name);
       if (links.length >= this.policy.maxPublishersPerPackage) throw conflict('TRUST_TOO_MANY', `${name} already trusts ${links.length} publishers, the most allowed`);
-      if (!live && (await tx.countPendingPublishers(principal.userId, now - this.policy.pendingLifetimeMs)) >= this.policy.maxPendingPerUser) {
+      if (pending && (await tx.countPendingPublishers(principal.userId, now - this.policy.pendingLifetimeMs)) >= this.policy.maxPendingPerUser) {
         throw conflict('TRUST_TOO_MANY_PENDING', `You already have ${this.policy.maxPendingPerUser} pending trusted publishers for packages that do not exist yet`);
       }
       // Stored in the client's shape, canonically: parsed again (and so re-validated) at every exchange.
@@ -114,9 +115,9 @@ export class TrustedPublishing {
       const link: PackagePublisherRecord = { id: randomUUID(), publisherId: publisher.id, ecosystem: eco.id, packageName: name, permissions, createdBy: principal.userId, createdAt: now };
       await tx.insertPackagePublisher(link);
       await tx.insertEvent({ at: now, type: 'trusted-publisher.added', actorId: principal.userId, ecosystem: eco.id, packageName: name, version: null,
-        data: { configId: link.id, provider: provider.id, issuer, claims, permissions, pending: !live } });
-      this.d.log.info('trusted publisher added', { package: name, provider: provider.id, configId: link.id, user: principal.name, pending: !live });
-      return toView(link, publisher, !live);
+        data: { configId: link.id, provider: provider.id, issuer, claims, permissions, pending } });
+      this.d.log.info('trusted publisher added', { package: name, provider: provider.id, configId: link.id, user: principal.name, pending });
+      return toView(link, publisher, pending);
     });
   }
 
@@ -132,15 +133,13 @@ export class TrustedPublishing {
 
   /** Package-level trusted-publishing settings (only "trusted publishing only" so far). */
   async settings(principal: Principal, eco: Ecosystem, name: string): Promise<{ trustedPublishingOnly: boolean }> {
-    await this.authorize(principal, eco, name);
-    const pkg = await this.d.store.findPackage(eco.id, name);
+    const pkg = await this.authorize(principal, eco, name);
     return { trustedPublishingOnly: pkg?.trustedPublishingOnly === true };
   }
 
   async setTrustedPublishingOnly(principal: Principal, eco: Ecosystem, name: string, on: unknown): Promise<{ trustedPublishingOnly: boolean }> {
     if (typeof on !== 'boolean') throw invalid('TRUST_BAD_SETTINGS', 'trustedPublishingOnly must be true or false');
-    const live = await this.authorize(principal, eco, name);
-    if (!live) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry; publish it first`);
+    if (!(await this.authorize(principal, eco, name))) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry; publish it first`);
     const now = this.d.clock();
     await this.d.store.transaction(async (tx) => {
       const pkg = await tx.findPackage(eco.id, name);
@@ -178,14 +177,15 @@ export class TrustedPublishing {
         refusal ??= result;
         continue;
       }
-      return this.mint(eco, name, link, publisher, provider, verified, result.binding, result.reference, now);
+      return this.mint(eco, name, link, publisher, verified, result.binding, result.reference, now);
     }
     if (refusal) throw forbidden(refusal.code, `${refusal.message} (trusted publishing for ${name})`);
     throw forbidden('OIDC_NO_MATCHING_PUBLISHER', `${name} does not trust ${verified.provider.displayName} tokens from ${verified.issuer}`);
   }
 
-  private async mint(eco: Ecosystem, name: string, link: PackagePublisherRecord, publisher: TrustedPublisherRecord, provider: ProviderDefinition,
+  private async mint(eco: Ecosystem, name: string, link: PackagePublisherRecord, publisher: TrustedPublisherRecord,
     verified: VerifiedToken, binding: Binding, reference: string, now: number): Promise<{ token: string; expiresAt: number }> {
+    const provider = verified.provider;
     const token = generateToken();
     const expiresAt = now + this.policy.tokenLifetimeMs;
     await this.d.store.transaction(async (tx) => {
@@ -225,12 +225,12 @@ export class TrustedPublishing {
 
   // ---------- helpers ----------
 
-  /** Authorizes managing the publishers of `name`; returns whether the package is live. */
-  private async authorize(principal: Principal, eco: Ecosystem, name: string): Promise<boolean> {
+  /** Authorizes managing the publishers of `name`; returns the package when it is live (else pending). */
+  private async authorize(principal: Principal, eco: Ecosystem, name: string): Promise<PackageRecord | undefined> {
     const pkg = await this.d.store.findPackage(eco.id, name);
     const owners = pkg ? await this.d.store.listOwners(pkg.id) : [];
     requireAllowed(this.d.authorizer.check(principal, 'package:publishers', resourceFor(eco, name, pkg, owners)), name);
-    return pkg !== undefined && pkg.deletedAt === null;
+    return pkg && pkg.deletedAt === null ? pkg : undefined;
   }
 
   private issuerFor(provider: ProviderDefinition, policy: unknown, requested: unknown): string {

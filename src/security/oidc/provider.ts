@@ -65,17 +65,13 @@ export function str(claims: Claims, name: string): string | undefined {
   return typeof v === 'string' ? v : typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : undefined;
 }
 
-/** The first required or policy-bound claim that is missing or empty, if any. */
-export function missingClaim(claims: Claims, table: ClaimTable): string | undefined {
+/** The refusal for the first required or policy-bound claim that is missing or empty, if any. */
+export function missingClaim(claims: Claims, table: ClaimTable): MatchResult | undefined {
   for (const name of [...table.policyBound, ...table.required]) {
     const v = str(claims, name);
-    if (v === undefined || v === '') return name;
+    if (v === undefined || v === '') return refuse('OIDC_CLAIM_MISSING', `The token has no "${name}" claim, which this provider always sets`);
   }
   return undefined;
-}
-
-export function missing(name: string): MatchResult {
-  return refuse('OIDC_CLAIM_MISSING', `The token has no "${name}" claim, which this provider always sets`);
 }
 
 /** Checks a recorded binding: every id recorded at first use must be what the token says now. */
@@ -105,7 +101,12 @@ export function optionalString(o: Record<string, unknown>, key: string, pattern:
   return requireString(o, key, pattern, explain, max);
 }
 
+/** An optional deployment environment name in a policy (GitHub, GitLab). */
+export function optionalEnvironment(o: Record<string, unknown>): string | null {
+  return optionalString(o, 'environment', ENVIRONMENT, 'must be printable, without quotes, commas, semicolons or backslashes');
+}
+
 /** Environment names: printable, no quotes or separators (PyPI's rule, which GitHub accepts). */
-export const ENVIRONMENT = /^[^\s"'`,;\\\p{Cc}](?:[^"'`,;\\\p{Cc}]*[^\s"'`,;\\\p{Cc}])?$/u;
+const ENVIRONMENT = /^[^\s"'`,;\\\p{Cc}](?:[^"'`,;\\\p{Cc}]*[^\s"'`,;\\\p{Cc}])?$/u;
 export const WORKFLOW_FILE = /^[A-Za-z0-9._-]+\.ya?ml$/;
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,5 +1,5 @@
 // Buildkite (agent OIDC tokens). Policy: organization and pipeline slugs, optionally a branch.
-import { missing, missingClaim, optionalString, refuse, requireObject, requireString, str, type ProviderDefinition } from '../provider.ts';
+import { missingClaim, optionalString, refuse, requireObject, requireString, str, type ProviderDefinition } from '../provider.ts';
 
 export interface BuildkitePolicy {
   organization: string;
@@ -36,7 +36,7 @@ export const buildkite: ProviderDefinition<BuildkitePolicy> = {
 
   match(claims, policy) {
     const absent = missingClaim(claims, this.claims);
-    if (absent) return missing(absent);
+    if (absent) return absent;
     if (str(claims, 'organization_slug') !== policy.organization || str(claims, 'pipeline_slug') !== policy.pipeline) {
       return refuse('OIDC_REPOSITORY_MISMATCH', `The job runs in ${str(claims, 'organization_slug')}/${str(claims, 'pipeline_slug')}, but this package trusts ${policy.organization}/${policy.pipeline}`);
     }

@@ -1,7 +1,7 @@
 // CircleCI. Every organization has its own issuer (`https://oidc.circleci.com/org/<org-id>`),
 // and the claims are namespaced. Policy: what `npm trust circleci` sends — organization,
 // project, pipeline definition and VCS origin ids, and optionally contexts the job must use.
-import { missing, missingClaim, PolicyError, refuse, requireObject, requireString, str, UUID, type ProviderDefinition } from '../provider.ts';
+import { missingClaim, PolicyError, refuse, requireObject, requireString, str, UUID, type ProviderDefinition } from '../provider.ts';
 
 const NS = 'oidc.circleci.com/';
 const ORG = `${NS}org-id`;
@@ -50,7 +50,7 @@ export const circleci: ProviderDefinition<CircleciPolicy> = {
 
   match(claims, policy, _bound, issuer) {
     const absent = missingClaim(claims, this.claims);
-    if (absent) return missing(absent);
+    if (absent) return absent;
     const org = (str(claims, ORG) as string).toLowerCase();
     // The org is in the issuer URL too: a token of one org's issuer cannot claim another org.
     if (org !== policy.orgId || !issuer.toLowerCase().endsWith(`/org/${org}`)) return refuse('OIDC_REPOSITORY_MISMATCH', `The job belongs to CircleCI organization ${org}, but this package trusts ${policy.orgId}`);

@@ -1,7 +1,7 @@
 // GitHub Actions (and GitHub Enterprise Server, Gitea/Forgejo Actions, which use its claim shape).
 // Policy: repository, workflow file, optional environment — what `npm trust github` sends.
 import {
-  checkBinding, ENVIRONMENT, missing, missingClaim, optionalString, refuse, requireObject, requireString, str, WORKFLOW_FILE,
+  checkBinding, missingClaim, optionalEnvironment, refuse, requireObject, requireString, str, WORKFLOW_FILE,
   type ProviderDefinition,
 } from '../provider.ts';
 
@@ -45,7 +45,7 @@ export const github: ProviderDefinition<GithubPolicy> = {
     const repository = requireString(o, 'repository', REPOSITORY, 'must be "owner/repo"', 200).toLowerCase();
     const ref = requireObject(o.workflow_ref, 'claims.workflow_ref');
     const workflowFile = requireString(ref, 'file', WORKFLOW_FILE, 'must be a bare workflow file name ending in .yml or .yaml');
-    const environment = optionalString(o, 'environment', ENVIRONMENT, 'must be printable, without quotes, commas, semicolons or backslashes')?.toLowerCase() ?? null;
+    const environment = optionalEnvironment(o)?.toLowerCase() ?? null;
     return { repository, workflowFile, environment };
   },
 
@@ -53,7 +53,7 @@ export const github: ProviderDefinition<GithubPolicy> = {
 
   match(claims, policy, bound) {
     const absent = missingClaim(claims, this.claims);
-    if (absent) return missing(absent);
+    if (absent) return absent;
     const repository = str(claims, 'repository') as string;
     if (repository.toLowerCase() !== policy.repository.toLowerCase()) {
       return refuse('OIDC_REPOSITORY_MISMATCH', `The workflow runs in ${repository}, but this package trusts ${policy.repository}`);

@@ -1,7 +1,7 @@
 // GitLab CI/CD (gitlab.com and self-managed instances). Policy: project path, top-level pipeline
 // file, optional environment — what `npm trust gitlab` sends.
 import {
-  checkBinding, ENVIRONMENT, missing, missingClaim, optionalString, refuse, requireObject, requireString, str,
+  checkBinding, missingClaim, optionalEnvironment, refuse, requireObject, requireString, str,
   type ProviderDefinition,
 } from '../provider.ts';
 
@@ -42,7 +42,7 @@ export const gitlab: ProviderDefinition<GitlabPolicy> = {
     const projectPath = requireString(o, 'project_path', PROJECT_PATH, 'must be "group[/subgroup]/project"').toLowerCase();
     const ref = requireObject(o.ci_config_ref_uri, 'claims.ci_config_ref_uri');
     const configFile = requireString(ref, 'file', CONFIG_FILE, 'must be a pipeline file path ending in .yml or .yaml');
-    const environment = optionalString(o, 'environment', ENVIRONMENT, 'must be printable, without quotes, commas, semicolons or backslashes');
+    const environment = optionalEnvironment(o);
     return { projectPath, configFile, environment };
   },
 
@@ -50,7 +50,7 @@ export const gitlab: ProviderDefinition<GitlabPolicy> = {
 
   match(claims, policy, bound) {
     const absent = missingClaim(claims, this.claims);
-    if (absent) return missing(absent);
+    if (absent) return absent;
     const project = str(claims, 'project_path') as string;
     if (project.toLowerCase() !== policy.projectPath.toLowerCase()) {
       return refuse('OIDC_REPOSITORY_MISMATCH', `The pipeline runs in ${project}, but this package trusts ${policy.projectPath}`);

@@ -1,6 +1,6 @@
 // Google Cloud (Cloud Build and other workloads with a service account). Policy: the service
 // account's email, optionally its numeric `sub`. Google tokens carry no `jti`.
-import { missing, missingClaim, optionalString, refuse, requireObject, requireString, str, type ProviderDefinition } from '../provider.ts';
+import { missingClaim, optionalString, refuse, requireObject, requireString, str, type ProviderDefinition } from '../provider.ts';
 
 export interface GooglePolicy {
   email: string;
@@ -34,7 +34,7 @@ export const google: ProviderDefinition<GooglePolicy> = {
 
   match(claims, policy) {
     const absent = missingClaim(claims, this.claims);
-    if (absent) return missing(absent);
+    if (absent) return absent;
     if (claims.email_verified !== true) return refuse('OIDC_CLAIM_MISSING', 'The token\'s email is not verified (email_verified must be true)');
     if ((str(claims, 'email') as string).toLowerCase() !== policy.email) return refuse('OIDC_REPOSITORY_MISMATCH', `The workload runs as ${str(claims, 'email')}, but this package trusts ${policy.email}`);
     if (policy.sub !== null && str(claims, 'sub') !== policy.sub) return refuse('OIDC_IDENTITY_CHANGED', `The service account's id is ${str(claims, 'sub')}, but this package trusts ${policy.sub}`);
