@@ -6,3 +6,5 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const BIN = path.join(ROOT, 'node_modules', '.bin');
 /** The Node 24 that runs the registry (the pinned devDependency). */
 export const NODE = process.execPath;
+/** Third-party fixtures shared by the team (`../shared/fixtures` beside the repository). */
+export const FIXTURES = path.resolve(ROOT, '..', 'shared', 'fixtures');
