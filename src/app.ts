@@ -8,11 +8,18 @@ import { systemClock, type Clock } from './core/clock.ts';
 import { armedFailpoint, noFailpoint, type Failpoint } from './core/failpoints.ts';
 import { AccountService } from './core/accounts/account-service.ts';
 import { PackageService } from './core/packages/package-service.ts';
+import { ProvenanceService } from './core/packages/provenance-service.ts';
 import { PublishPipeline } from './core/publish/pipeline.ts';
 import { TrustedPublishing } from './core/publishers/trusted-publishing.ts';
 import { audiencesFor, checkIssuerEntries, OidcVerifier, type IssuerEntry } from './security/oidc/verifier.ts';
 import type { ProviderId } from './security/oidc/provider.ts';
 import { reprojectIfNeeded } from './core/maintenance/reproject.ts';
+import { signUnsignedReleases } from './core/maintenance/sign-releases.ts';
+import { httpSourceChecker, noSourceChecker, startSourceLiveness } from './core/maintenance/source-liveness.ts';
+import type { ProvenanceVerifier } from './core/publish/provenance.ts';
+import { buildTrustRoots, loadTrustRootFile, publicGoodTrustedRoot, type TrustRoots, type TrustRootSource } from './security/provenance/trust-roots.ts';
+import { verifyNpmProvenance } from './security/provenance/npm-provenance.ts';
+import { RegistryKeyRing } from './security/signing/registry-keys.ts';
 import { Authorizer } from './security/authz/authorize.ts';
 import { ANONYMOUS } from './security/authz/principal.ts';
 import type { MetadataStore } from './storage/metadata/store.ts';
@@ -73,6 +80,22 @@ function failpointFromEnv(log: Logger): Failpoint {
   return armedFailpoint(armed);
 }
 
+/** Every trusted root the operator chose, validated and built once; a bad root stops the start. */
+export function trustRootsFor(config: Config): TrustRoots {
+  try {
+    const sources: TrustRootSource[] = [];
+    if (config.provenance.publicGoodRoot) sources.push({ name: 'public-good', json: publicGoodTrustedRoot() });
+    for (const file of config.provenance.trustedRoots) sources.push(loadTrustRootFile(file));
+    return buildTrustRoots(sources);
+  } catch (e) {
+    throw new ConfigError(`provenance: ${(e as Error).message}`);
+  }
+}
+
+export function keyFileFor(config: Config): string {
+  return config.signing.keyFile ?? path.join(config.dataDir, 'keys', 'registry-keys.json');
+}
+
 export interface RunningRegistry {
   url: string;
   port: number;
@@ -90,7 +113,9 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
+  const roots = trustRootsFor(config);
   const storage = await openStorage(config);
+  const keys = RegistryKeyRing.open(keyFileFor(config), clock);
   const { store, blobs } = storage;
   const metrics = new Metrics();
   const authorizer = new Authorizer(log);
@@ -129,16 +154,21 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
     archiveLimits: { maxCompressedBytes: config.limits.maxTarballBytes, maxUncompressedBytes: config.limits.maxUnpackedBytes, maxEntries: config.limits.maxTarballEntries },
     maxManifestBytes: config.limits.maxManifestBytes,
   });
-  await reprojectIfNeeded(store, eco, clock, log);
+  const newlySigned = await signUnsignedReleases(store, eco, keys, log);
+  await reprojectIfNeeded(store, eco, clock, log, { force: newlySigned > 0 });
   const packages = new PackageService({ store, authorizer, unpublishPolicy: config.unpublish, clock, log });
   const verifier = new OidcVerifier({ issuers, audiences: audiencesFor(publicUrl), log });
   const trust = (late.trust = new TrustedPublishing({ store, authorizer, verifier, clock, log }));
-  const publisher = new PublishPipeline({ store, blobs, authorizer, clock, log, failpoint: failpointFromEnv(log) });
+  // Provenance is accepted from the CI issuers this registry knows (public ones and the operator's).
+  const issuerSupported = (iss: string) => verifier.issuerEntry(iss) !== undefined;
+  const provenance: ProvenanceVerifier = { verify: (bundle, expect) => verifyNpmProvenance(bundle, roots, { ...expect, issuerSupported }) };
+  const publisher = new PublishPipeline({ store, blobs, authorizer, clock, log, failpoint: failpointFromEnv(log), provenance, keys, registryUrl: publicUrl });
   handlers.push(
     opsHandler(metrics, async () => void (await store.countUsers()), VERSION),
     webLoginHandler(accounts),
     npmHandler({
-      eco, accounts, packages, publisher, trust, blobs, log, publicUrl,
+      eco, accounts, packages, publisher, trust, blobs, log, publicUrl, keys,
+      provenance: new ProvenanceService({ store, authorizer, clock, log, maxChangeWindowMs: config.provenance.maxChangeWindowDays * 86_400_000 }),
       documents: new RepresentationCache(DOCUMENT_CACHE_BYTES),
       blobCache: new RepresentationCache(BLOB_CACHE_BYTES),
       maxBodyBytes: config.limits.maxBodyBytes,
@@ -146,6 +176,8 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
     }),
   );
   const stopTrim = startIdleMemoryTrim(() => server.activity(), log);
+  const stopSourceChecks = startSourceLiveness(store, config.provenance.sourceChecker === 'http' ? httpSourceChecker() : noSourceChecker,
+    config.provenance.sourceCheckIntervalHours * 3_600_000, clock, log);
   log.info('registry listening', { url: publicUrl, bound: `${host}:${address.port}`, database: store.engine, dataDir: config.dataDir, version: VERSION });
 
   return {
@@ -154,6 +186,7 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
     storage,
     async close() {
       stopTrim();
+      stopSourceChecks();
       await server.close();
       await store.close();
       log.info('registry stopped');

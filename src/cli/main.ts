@@ -1,7 +1,9 @@
 // The `attestry` command line: `serve` and administrative commands.
 import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from '../config/config.ts';
-import { accountService, openStorage, startRegistry } from '../app.ts';
+import { accountService, keyFileFor, openStorage, startRegistry } from '../app.ts';
+import { runVerifyCommand } from './verify-command.ts';
+import { runKeysCommand } from './keys-command.ts';
 import { createJsonLogger } from '../observability/json-logger.ts';
 import { isAttestryError } from '../core/errors.ts';
 import { VERSION } from '../version.ts';
@@ -16,6 +18,12 @@ Usage:
                                       (works even when registration is closed)
   attestry check                      verify stored data: every artifact's blob exists and
                                       matches its digest, no half-written release (exit 1 if not)
+  attestry keys list                  list the registry signing keys (current and retired)
+  attestry keys rotate                start signing with a new key; the old one stays listed with an
+                                      expiry so its signatures stay valid (restart the server after)
+  attestry verify <name>@<version> --registry <url> [--trusted-root <file>]... [--json]
+                                      download a version and verify its tarball, registry signature,
+                                      provenance and publish attestation offline (exit 0 only if all do)
   attestry version                    print the version
 `;
 
@@ -80,6 +88,14 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'serve') return serve();
   if (command === 'user' && sub === 'create') return userCreate(rest);
   if (command === 'check') return check();
+  if (command === 'verify') {
+    process.exitCode = await runVerifyCommand(sub === undefined ? [] : [sub, ...rest]);
+    return;
+  }
+  if (command === 'keys') {
+    process.exitCode = await runKeysCommand(sub === undefined ? [] : [sub, ...rest], keyFileFor(loadConfig()));
+    return;
+  }
   if (command === 'version' || command === '--version') {
     process.stdout.write(`${VERSION}\n`);
     return;

@@ -33,6 +33,26 @@ export interface TrustedPublishingConfig {
   issuers: IssuerConfig[];
 }
 
+/** Build provenance (docs/provenance.md). */
+export interface ProvenanceConfig {
+  /** Trust the public-good Sigstore instance (the trusted root embedded in @sigstore/tuf). */
+  publicGoodRoot: boolean;
+  /** Extra trusted_root.json files (private Sigstore deployments), checked at start-up. */
+  trustedRoots: string[];
+  /** How often recorded source repositories are re-checked (0: never). */
+  sourceCheckIntervalHours: number;
+  /** "none" (default: no network, nothing marked) or "http" (HEAD the repository URL; 404/410 = gone). */
+  sourceChecker: 'none' | 'http';
+  /** Longest a maintainer may open a provenance-change window for. */
+  maxChangeWindowDays: number;
+}
+
+/** Registry signing keys (docs/registry-signatures.md). */
+export interface SigningConfig {
+  /** The key-ring file; absent: <dataDir>/keys/registry-keys.json. Share one file between nodes. */
+  keyFile: string | undefined;
+}
+
 export interface Config {
   host: string;
   port: number;
@@ -52,6 +72,8 @@ export interface Config {
   /** Write blobs with fsync before the metadata commit (durability across power loss). */
   fsyncBlobs: boolean;
   trustedPublishing: TrustedPublishingConfig;
+  provenance: ProvenanceConfig;
+  signing: SigningConfig;
 }
 
 export class ConfigError extends Error {
@@ -83,7 +105,11 @@ const FIELDS: Field[] = [
   { key: 'unpublish', env: undefined, kind: 'string' },
   { key: 'limits', env: undefined, kind: 'string' },
   { key: 'trustedPublishing', env: undefined, kind: 'string' },
+  { key: 'provenance', env: undefined, kind: 'string' },
+  { key: 'signing', env: undefined, kind: 'string' },
 ];
+
+export const DEFAULT_PROVENANCE: ProvenanceConfig = { publicGoodRoot: true, trustedRoots: [], sourceCheckIntervalHours: 24, sourceChecker: 'none', maxChangeWindowDays: 30 };
 
 export const DEFAULT_LIMITS: LimitsConfig = {
   maxBodyBytes: 120 * 1024 * 1024,
@@ -110,6 +136,8 @@ function defaults(): Config {
     sessionTokenDays: 30,
     fsyncBlobs: true,
     trustedPublishing: { issuers: [] },
+    provenance: { ...DEFAULT_PROVENANCE, trustedRoots: [] },
+    signing: { keyFile: undefined },
   };
 }
 
@@ -134,6 +162,26 @@ function parseTrustedPublishing(raw: unknown, where: string): TrustedPublishingC
       };
     }),
   };
+}
+
+function parseProvenance(raw: unknown, where: string): ProvenanceConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${where}: expected an object`);
+  const { trustedRoots, sourceChecker, ...scalars } = raw as Record<string, unknown>;
+  if (sourceChecker !== undefined && sourceChecker !== 'none' && sourceChecker !== 'http') throw new ConfigError(`${where}.sourceChecker: expected "none" or "http"`);
+  const base: Omit<ProvenanceConfig, 'trustedRoots' | 'sourceChecker'> = { publicGoodRoot: DEFAULT_PROVENANCE.publicGoodRoot, sourceCheckIntervalHours: DEFAULT_PROVENANCE.sourceCheckIntervalHours, maxChangeWindowDays: DEFAULT_PROVENANCE.maxChangeWindowDays };
+  const parsed = parseObject(base, scalars, where);
+  if (trustedRoots !== undefined && (!Array.isArray(trustedRoots) || trustedRoots.some((f) => typeof f !== 'string' || f === ''))) {
+    throw new ConfigError(`${where}.trustedRoots: expected a list of file paths`);
+  }
+  if (parsed.maxChangeWindowDays < 1) throw new ConfigError(`${where}.maxChangeWindowDays: expected at least 1`);
+  return { ...parsed, sourceChecker: (sourceChecker as 'none' | 'http' | undefined) ?? 'none', trustedRoots: ((trustedRoots as string[] | undefined) ?? []).map((f) => path.resolve(f)) };
+}
+
+function parseSigning(raw: unknown, where: string): SigningConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${where}: expected an object`);
+  for (const k of Object.keys(raw)) if (k !== 'keyFile') throw new ConfigError(`${where}: unknown key "${k}" (known: keyFile)`);
+  const keyFile = parseScalar('optional-string', (raw as { keyFile?: unknown }).keyFile, `${where}.keyFile`) as string | undefined;
+  return { keyFile: keyFile === undefined ? undefined : path.resolve(keyFile) };
 }
 
 function parseScalar(kind: Kind, raw: unknown, where: string): unknown {
@@ -209,6 +257,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       if (k === 'unpublish') cfg.unpublish = parseObject(cfg.unpublish, v, `${file}: unpublish`);
       else if (k === 'limits') cfg.limits = parseObject(cfg.limits, v, `${file}: limits`);
       else if (k === 'trustedPublishing') cfg.trustedPublishing = parseTrustedPublishing(v, `${file}: trustedPublishing`);
+      else if (k === 'provenance') cfg.provenance = parseProvenance(v, `${file}: provenance`);
+      else if (k === 'signing') cfg.signing = parseSigning(v, `${file}: signing`);
       else (cfg as unknown as Record<string, unknown>)[k] = parseScalar(field.kind, v, `${file}: ${k}`);
     }
   }

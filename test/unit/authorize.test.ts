@@ -64,7 +64,7 @@ type Expected =
   | { allow: true; rule: string }
   | { allow: false; rule: string; outcome: 'unauthenticated' | 'hidden' | 'forbidden' };
 /** Writes that, for an absent name, answer hidden: for an unreadable restricted package they must answer the same. */
-const HIDDEN_WHEN_ABSENT: readonly PackageAction[] = ['package:unpublish', 'package:deprecate', 'package:tag', 'package:owners'];
+const HIDDEN_WHEN_ABSENT: readonly PackageAction[] = ['package:unpublish', 'package:deprecate', 'package:tag', 'package:owners', 'package:provenance'];
 
 const WRITES = PACKAGE_ACTIONS.filter((a) => a !== 'package:read');
 
@@ -343,7 +343,7 @@ describe('Authorizer: registering trusted publishers', () => {
 describe('Authorizer: trusted-publisher tokens', () => {
   const publisher = (over: Partial<PublisherGrant> = {}): PublisherGrant => ({
     kind: 'publisher', tokenId: 't1', publisherId: 1, linkId: 'l1', provider: 'github', reference: 'acme/widget/.github/workflows/release.yml@refs/tags/v1',
-    ecosystem: 'npm', packageName: 'left-pad', permissions: ['createPackage'], registeredBy: ALICE, ...over,
+    ecosystem: 'npm', packageName: 'left-pad', permissions: ['createPackage'], registeredBy: ALICE, issuer: 'https://token.actions.githubusercontent.com', identity: {}, ...over,
   });
   const authz = () => new Authorizer(capturingLogger());
   const pkg = (state: PackageResource['state'], name = 'left-pad', access: PackageResource['access'] = 'public'): PackageResource =>
@@ -357,7 +357,7 @@ describe('Authorizer: trusted-publisher tokens', () => {
   });
 
   it('refuses everything but publishing on its own package', () => {
-    for (const action of ['package:unpublish', 'package:deprecate', 'package:tag', 'package:owners'] as const) {
+    for (const action of ['package:unpublish', 'package:deprecate', 'package:tag', 'package:owners', 'package:provenance'] as const) {
       assertDecision(authz().check(publisher(), action, pkg('live')), { allow: false, rule: 'trusted-publisher-publish-only', outcome: 'forbidden' });
     }
   });

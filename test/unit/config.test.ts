@@ -44,6 +44,8 @@ const DEFAULTS: Config = {
   logLevel: 'info',
   unpublish: { windowHours: 72, allowAfterWindowWithoutDependents: true },
   trustedPublishing: { issuers: [] },
+  provenance: { publicGoodRoot: true, trustedRoots: [], sourceCheckIntervalHours: 24, sourceChecker: 'none', maxChangeWindowDays: 30 },
+  signing: { keyFile: undefined },
   limits: {
     maxBodyBytes: 120 * 1024 * 1024,
     maxTarballBytes: 64 * 1024 * 1024,
@@ -160,6 +162,25 @@ describe('loadConfig: config file refusals', () => {
     refusesFile({ trustedPublishing: { issuers: [{ provider: 'github' }] } }, 'issuers[0].issuer');
     refusesFile({ trustedPublishing: { issuers: [{ provider: 'github', issuer: 'https://x', insecure: true }] } }, 'unknown key "insecure"');
     refusesFile({ trustedPublishing: { issuers: [{ provider: 'github', issuer: 'https://x', insecureForTesting: 'yes' }] } }, 'insecureForTesting');
+  });
+
+  it('refuses malformed provenance and signing sections, naming the key', () => {
+    refusesFile({ provenance: [] }, 'provenance', 'object');
+    refusesFile({ provenance: { trustedRoot: 'x.json' } }, 'unknown key "trustedRoot"');
+    refusesFile({ provenance: { trustedRoots: 'x.json' } }, 'trustedRoots', 'list');
+    refusesFile({ provenance: { trustedRoots: [''] } }, 'trustedRoots');
+    refusesFile({ provenance: { publicGoodRoot: 'no' } }, 'publicGoodRoot');
+    refusesFile({ provenance: { sourceChecker: 'github-api' } }, 'sourceChecker');
+    refusesFile({ provenance: { maxChangeWindowDays: 0 } }, 'maxChangeWindowDays');
+    refusesFile({ signing: { keyfile: 'x' } }, 'unknown key "keyfile"');
+    refusesFile({ signing: { keyFile: 3 } }, 'keyFile');
+  });
+
+  it('resolves provenance root files and the key file against the working directory', () => {
+    const cfg = loadConfig({ ATTESTRY_CONFIG: configFile({ provenance: { trustedRoots: ['roots/private.json'] }, signing: { keyFile: 'keys/ring.json' } }) });
+    assert.deepEqual(cfg.provenance.trustedRoots, [path.resolve('roots/private.json')]);
+    assert.equal(cfg.signing.keyFile, path.resolve('keys/ring.json'));
+    assert.equal(cfg.provenance.publicGoodRoot, true);
   });
 
   it('reads trustedPublishing issuers', () => {
@@ -288,6 +309,8 @@ describe('loadConfig: config file', () => {
       sessionTokenDays: 7,
       fsyncBlobs: false,
       trustedPublishing: { issuers: [{ provider: 'github', issuer: 'https://ghes.example.org/_services/token', insecureForTesting: false, default: true }] },
+      provenance: { publicGoodRoot: false, trustedRoots: ['/etc/attestry/private-root.json'], sourceCheckIntervalHours: 6, sourceChecker: 'http', maxChangeWindowDays: 7 },
+      signing: { keyFile: '/etc/attestry/registry-keys.json' },
     };
     assert.deepEqual(withFile(file), { ...file, publicUrl: 'https://npm.example.org' });
   });

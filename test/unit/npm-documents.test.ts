@@ -9,7 +9,10 @@ type Json = Record<string, unknown>;
 const T0 = Date.UTC(2025, 0, 1);
 const DAY = 86_400_000;
 const iso = (ms: number) => new Date(ms).toISOString();
-const url = (name: string, filename: string) => `http://r.test/${name}/-/${filename}`;
+const url = {
+  tarball: (name: string, filename: string) => `http://r.test/${name}/-/${filename}`,
+  attestations: (name: string, version: string) => `http://r.test/-/npm/v1/attestations/${name}@${version}`,
+};
 
 const ABBREVIATED_FIELDS = new Set([
   'name', 'version', 'deprecated', 'dependencies', 'optionalDependencies', 'devDependencies', 'peerDependencies',
@@ -38,6 +41,8 @@ function releaseView(over: Partial<ReleaseView> = {}, metadata: Json = {}): Rele
     artifacts: [artifact(name, version)],
     publisher: { name: 'alice', email: 'alice@example.com' },
     publishedVia: null,
+    signatures: [],
+    provenance: null,
     ...over,
   };
 }
@@ -53,7 +58,7 @@ const render = (v: ReleaseView) => {
 function pkgRecord(over: Partial<PackageRecord> = {}): PackageRecord {
   return {
     id: 7, ecosystem: 'npm', name: 'pkg', createdAt: T0, modifiedAt: T0 + 10 * DAY, rev: 5, access: 'public',
-    description: '', keywords: '', latestVersion: '2.0.0', deletedAt: null, trustedPublishingOnly: false, ...over,
+    description: '', keywords: '', latestVersion: '2.0.0', deletedAt: null, trustedPublishingOnly: false, provenanceChangeUntil: null, ...over,
   };
 }
 
@@ -63,7 +68,7 @@ function release(version: string, createdAt: number, metadata: Json, over: Parti
   const { full, abbrev } = renderVersion(view, url);
   return {
     id: nextId++, packageId: 7, version, state: 'published', createdAt, unpublishedAt: null, publisherId: 1,
-    metadata: JSON.stringify(view.metadata), deprecated: null, fragmentFull: full, fragmentAbbrev: abbrev, publishedVia: null, ...over,
+    metadata: JSON.stringify(view.metadata), deprecated: null, fragmentFull: full, fragmentAbbrev: abbrev, publishedVia: null, signatures: null, ...over,
   };
 }
 
@@ -169,10 +174,10 @@ describe('renderVersion: who published', () => {
 describe('renderVersion', () => {
   it('builds dist from the artifact, with the tarball URL from the callback', () => {
     const calls: [string, string][] = [];
-    const { full } = renderVersion(releaseView({ name: '@s/n', version: '2.0.0' }), (name, filename) => {
+    const { full } = renderVersion(releaseView({ name: '@s/n', version: '2.0.0' }), { ...url, tarball: (name, filename) => {
       calls.push([name, filename]);
       return `http://r.test/${name}/-/${filename}`;
-    });
+    } });
     assert.deepEqual(calls, [['@s/n', 'n-2.0.0.tgz']]);
     assert.deepEqual(parse(full).dist, { integrity: 'sha512-real-2.0.0', shasum: 'sha1-real-2.0.0', tarball: 'http://r.test/@s/n/-/n-2.0.0.tgz', fileCount: 3, unpackedSize: 4567 });
     assert.equal(parse(full)._id, '@s/n@2.0.0');
@@ -182,6 +187,22 @@ describe('renderVersion', () => {
     const v = releaseView();
     delete v.metadata._artifactFacts;
     assert.deepEqual(render(v).full.dist, { integrity: 'sha512-real-1.0.0', shasum: 'sha1-real-1.0.0', tarball: 'http://r.test/pkg/-/pkg-1.0.0.tgz' });
+  });
+
+  it('serves the registry signatures and the provenance pointer in dist, in both forms', () => {
+    const sigs = [{ keyid: 'SHA256:k', sig: 'MEUC' }];
+    const v = render(releaseView({ name: '@s/n', version: '1.2.3', signatures: sigs, provenance: { predicateType: 'https://slsa.dev/provenance/v1' } }));
+    for (const form of [v.full, v.abbrev]) {
+      const dist = form.dist as Json;
+      assert.deepEqual(dist.signatures, sigs);
+      assert.deepEqual(dist.attestations, { url: 'http://r.test/-/npm/v1/attestations/@s/n@1.2.3', provenance: { predicateType: 'https://slsa.dev/provenance/v1' } });
+    }
+  });
+
+  it('leaves signatures and attestations out when the version has none', () => {
+    const dist = render(releaseView()).full.dist as Json;
+    assert.equal(dist.signatures, undefined);
+    assert.equal(dist.attestations, undefined);
   });
 
   it('sets deprecated from the release', () => {

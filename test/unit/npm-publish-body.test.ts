@@ -107,10 +107,26 @@ describe('parsePublishBody: refusals', () => {
     refuses('VERSION_MISMATCH', publishBody('pkg', '1.0.0', (_b, m) => { delete m.version; }));
   });
 
-  it('PROVENANCE_NOT_ACCEPTED_YET: a sigstore bundle is attached', () => {
-    refuses('PROVENANCE_NOT_ACCEPTED_YET', publishBody('pkg', '1.0.0', (b) => {
-      (b._attachments as Json)['pkg@1.0.0.sigstore'] = { content_type: 'application/vnd.dev.sigstore.bundle+json;version=0.2', data: '{}', length: 2 };
-    }));
+  it('takes the provenance bundle from <name>-<version>.sigstore as JSON text, byte for byte', () => {
+    const bundle = '{ "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json" }';
+    for (const name of ['pkg', '@s/pkg']) {
+      const input = parsePublishBody(name, publishBody(name, '1.0.0', (b) => {
+        (b._attachments as Json)[`${name}-1.0.0.sigstore`] = { content_type: 'application/vnd.dev.sigstore.bundle.v0.3+json', data: bundle, length: bundle.length };
+      }), eco);
+      assert.equal(input.provenanceBundle, bundle);
+    }
+    assert.equal(parsePublishBody('pkg', publishBody(), eco).provenanceBundle, null);
+  });
+
+  it('PROVENANCE_BAD_ATTACHMENT / ATTACHMENT_LENGTH_MISMATCH: a malformed .sigstore attachment', () => {
+    const attach = (att: unknown) => publishBody('pkg', '1.0.0', (b) => { (b._attachments as Json)['pkg-1.0.0.sigstore'] = att; });
+    refuses('PROVENANCE_BAD_ATTACHMENT', attach({ content_type: 'application/vnd.dev.sigstore.bundle.v0.3+json', data: '' }));
+    refuses('PROVENANCE_BAD_ATTACHMENT', attach({ content_type: 'application/vnd.dev.sigstore.bundle.v0.3+json' }));
+    refuses('PROVENANCE_BAD_ATTACHMENT', attach('{}'));
+    refuses('PROVENANCE_BAD_ATTACHMENT', attach({ content_type: 'application/json', data: '{}' }));
+    refuses('ATTACHMENT_LENGTH_MISMATCH', attach({ content_type: 'application/vnd.dev.sigstore.bundle.v0.3+json', data: '{}', length: 3 }));
+    // Anything else named .sigstore is not the version's bundle.
+    refuses('BAD_ATTACHMENTS', publishBody('pkg', '1.0.0', (b) => { (b._attachments as Json)['pkg@1.0.0.sigstore'] = { data: '{}' }; }));
   });
 
   it('BAD_ATTACHMENTS: wrong file name, or more than one attachment', () => {

@@ -74,6 +74,11 @@ describe('TrustedPublishing: minted tokens over time', () => {
     const grant = await tp.resolveToken(token);
     assert.equal(grant?.kind, 'publisher');
     assert.equal(grant?.packageName, 'widget');
+    // The verified workload claims travel with the token (provenance must come from the same run);
+    // registered JWT claims (aud, exp, iat, jti) are not identity and are not kept.
+    assert.equal(grant?.issuer, ISS);
+    assert.deepEqual(grant?.identity, { iss: ISS, repository: 'acme/widget', repository_owner: 'acme', repository_owner_id: '1', repository_id: '2', event_name: 'push',
+      ref: 'refs/tags/v1', sha: 'a'.repeat(40), workflow_ref: 'acme/widget/.github/workflows/release.yml@refs/tags/v1' });
     now += 15 * MINUTE - 1;
     assert.ok(await tp.resolveToken(token));
     now += 1;

@@ -8,10 +8,10 @@ import type { MetadataStore } from '../../storage/metadata/store.ts';
 import type { Ecosystem } from '../packages/ecosystem.ts';
 import { rebuildDocuments, releaseView } from '../packages/projection.ts';
 
-export async function reprojectIfNeeded(store: MetadataStore, eco: Ecosystem, clock: Clock, log: Logger): Promise<number> {
+export async function reprojectIfNeeded(store: MetadataStore, eco: Ecosystem, clock: Clock, log: Logger, options: { force?: boolean } = {}): Promise<number> {
   const settingKey = `${eco.id}.projection`;
   const stored = await store.getSetting(settingKey);
-  if (stored === eco.projectionKey) return 0;
+  if (stored === eco.projectionKey && !options.force) return 0;
   const names = await store.listPackageNames(eco.id);
   if (stored !== undefined) log.warn('re-rendering served documents', { ecosystem: eco.id, packages: names.length, reason: 'projection changed (public URL or format)' });
   for (const name of names) {

@@ -13,6 +13,10 @@ export interface ReleaseView {
   publisher: Pick<UserRecord, 'name' | 'email'> | null;
   /** How it was published (user, token or trusted publisher); null for releases older than the record. */
   publishedVia: Record<string, unknown> | null;
+  /** The registry's signatures over the version (npm `dist.signatures`); empty until signed. */
+  signatures: ReadonlyArray<{ keyid: string; sig: string }>;
+  /** The predicate of the version's verified provenance, or null when it has none. */
+  provenance: { predicateType: string } | null;
 }
 
 export interface PackageView {
@@ -47,6 +51,10 @@ export interface Ecosystem {
   renderRelease(release: ReleaseView): { full: string; abbrev: string };
   /** The documents served for a package (all forms); a package with no live releases gets its tombstone form(s). */
   renderDocuments(view: PackageView): RenderedDocument[];
+  /** The bytes the registry signs for a version (npm: `<name>@<version>:<integrity>`). */
+  signaturePayload(release: { name: string; version: string; integrity: string }): string;
+  /** The in-toto subject name of a version (npm: its package URL). */
+  statementSubject(name: string, version: string): string;
   /** Tags after some versions went away (e.g. npm re-points `latest` to the highest remaining). */
   retag(tags: ReadonlyMap<string, string>, remaining: readonly string[]): Map<string, string>;
 }

@@ -9,8 +9,9 @@ export function etagOf(body: string): string {
   return `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
 }
 
-export async function releaseView(tx: MetadataOps, pkg: PackageRecord, release: Pick<ReleaseRecord, 'id' | 'version' | 'metadata' | 'deprecated' | 'createdAt' | 'publisherId' | 'publishedVia'>): Promise<ReleaseView> {
+export async function releaseView(tx: MetadataOps, pkg: PackageRecord, release: Pick<ReleaseRecord, 'id' | 'version' | 'metadata' | 'deprecated' | 'createdAt' | 'publisherId' | 'publishedVia' | 'signatures'>): Promise<ReleaseView> {
   const publisher = release.publisherId === null ? undefined : await tx.findUserById(release.publisherId);
+  const provenance = (await tx.listAttestations(release.id)).find((a) => a.kind === 'provenance');
   return {
     name: pkg.name,
     version: release.version,
@@ -20,6 +21,8 @@ export async function releaseView(tx: MetadataOps, pkg: PackageRecord, release: 
     artifacts: await tx.listArtifacts(release.id),
     publisher: publisher ? { name: publisher.name, email: publisher.email } : null,
     publishedVia: release.publishedVia ? (JSON.parse(release.publishedVia) as Record<string, unknown>) : null,
+    signatures: release.signatures ? (JSON.parse(release.signatures) as Array<{ keyid: string; sig: string }>) : [],
+    provenance: provenance ? { predicateType: provenance.predicateType } : null,
   };
 }
 

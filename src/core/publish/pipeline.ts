@@ -14,6 +14,10 @@ import type { Principal } from '../../security/authz/principal.ts';
 import type { ArtifactFacts, Ecosystem } from '../packages/ecosystem.ts';
 import { rebuildDocuments, releaseView } from '../packages/projection.ts';
 import { requireAllowed, resourceFor } from '../packages/access.ts';
+import type { KeySource } from '../../security/signing/registry-keys.ts';
+import { publishAttestation } from '../../security/signing/publish-attestation.ts';
+import { NPM_PUBLISH_PREDICATE } from '../../security/provenance/predicates.ts';
+import { bindSigner, checkContinuity, summarize, type ProvenanceSummary, type ProvenanceVerifier, type VerifiedUpload } from './provenance.ts';
 
 export interface PublishArtifactInput {
   filename: string;
@@ -34,6 +38,8 @@ export interface PublishInput {
   description: string;
   keywords: string[];
   dependencies: string[];
+  /** A Sigstore bundle (JSON text, byte for byte as uploaded) proving how the artifact was built. */
+  provenanceBundle: string | null;
 }
 
 /** How a version was published, as recorded on the release and shown in documents. */
@@ -69,6 +75,17 @@ export interface PublishDeps {
   authorizer: Authorizer;
   clock: Clock;
   log: Logger;
+  provenance: ProvenanceVerifier;
+  /** The registry's signing keys (dist.signatures, publish attestations). */
+  keys: KeySource;
+  /** The registry's public URL, named in its publish attestations. */
+  registryUrl: string;
+}
+
+interface CheckedProvenance {
+  bundle: string;
+  verified: VerifiedUpload;
+  summary: ProvenanceSummary;
 }
 
 export class PublishPipeline {
@@ -82,9 +99,10 @@ export class PublishPipeline {
     await this.authorize(principal, input, this.d.store);
     const artifacts = this.digest(input.artifacts);
     const facts = await this.validateArtifacts(input, artifacts);
+    const provenance = await this.verifyProvenance(principal, input, artifacts);
     await this.storeBlobs(artifacts);
     this.d.failpoint('publish.after-blobs');
-    const outcome = await this.commitWithRetry(principal, input, artifacts, facts);
+    const outcome = await this.commitWithRetry(principal, input, artifacts, facts, provenance);
     this.d.log.info(outcome.status === 'created' ? 'release published' : 'identical publish retried', {
       ecosystem: input.ecosystem.id, package: input.name, version: input.version, user: principal.kind === 'user' ? principal.name : null,
       ...(principal.kind === 'publisher' ? { trustedPublisher: principal.reference } : {}),
@@ -125,15 +143,25 @@ export class PublishPipeline {
     return facts;
   }
 
+  /** Step 3b (BP-1, BP-2): the bundle verifies, names exactly this artifact, and was signed by the publisher. */
+  private async verifyProvenance(principal: Principal, input: PublishInput, artifacts: DigestedArtifact[]): Promise<CheckedProvenance | null> {
+    if (input.provenanceBundle === null) return null;
+    const artifact = artifacts[0];
+    if (!artifact || artifacts.length !== 1) throw invalid('PROVENANCE_ONE_ARTIFACT', 'Provenance can be attached to a publish of exactly one artifact');
+    const verified = this.d.provenance.verify(input.provenanceBundle, { name: input.name, version: input.version, sha512hex: artifact.sha512hex });
+    await bindSigner(this.d.store, principal, input.ecosystem.id, input.name, verified.identity);
+    return { bundle: input.provenanceBundle, verified, summary: summarize(verified) };
+  }
+
   /** Step 4: content-addressed blobs, written before any row can point at them. */
   private async storeBlobs(artifacts: DigestedArtifact[]): Promise<void> {
     for (const a of artifacts) await this.d.blobs.put(a.sha512hex, a.data);
   }
 
-  private async commitWithRetry(principal: Principal, input: PublishInput, artifacts: DigestedArtifact[], facts: ArtifactFacts): Promise<PublishOutcome> {
+  private async commitWithRetry(principal: Principal, input: PublishInput, artifacts: DigestedArtifact[], facts: ArtifactFacts, provenance: CheckedProvenance | null): Promise<PublishOutcome> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.d.store.transaction((tx) => this.commit(tx, principal, input, artifacts, facts));
+        return await this.d.store.transaction((tx) => this.commit(tx, principal, input, artifacts, facts, provenance));
       } catch (e) {
         // Two first publishes of one new name race on the package row: the loser retries and
         // then sees the winner's row (and its version) like any later publish would.
@@ -145,7 +173,7 @@ export class PublishPipeline {
   }
 
   /** Step 5: one transaction for the release, artifacts, tags, documents and event. */
-  private async commit(tx: MetadataOps, principal: Principal, input: PublishInput, artifacts: DigestedArtifact[], facts: ArtifactFacts): Promise<PublishOutcome> {
+  private async commit(tx: MetadataOps, principal: Principal, input: PublishInput, artifacts: DigestedArtifact[], facts: ArtifactFacts, provenance: CheckedProvenance | null): Promise<PublishOutcome> {
     const eco = input.ecosystem;
     const now = this.d.clock();
     let pkg = await this.authorize(principal, input, tx);
@@ -173,6 +201,7 @@ export class PublishPipeline {
       }
       throw conflict('VERSION_EXISTS', `${input.name}@${input.version} is already published with different content; versions are immutable. Publish a new version`);
     }
+    await checkContinuity(tx, pkg, provenance?.summary ?? null, now);
 
     const publisher = principal.kind === 'user' ? principal : null;
     if (publisher) await tx.addOwner(pkg.id, publisher.userId, now);
@@ -186,6 +215,21 @@ export class PublishPipeline {
     });
     for (const a of artifacts) {
       await tx.insertArtifact({ releaseId: release.id, ecosystem: eco.id, packageName: input.name, filename: a.filename, blobKey: a.sha512hex, integrity: a.integrity, sha1: a.sha1, size: a.data.length });
+    }
+    const signer = this.d.keys.active();
+    const primary = artifacts[0];
+    if (primary) {
+      const sig = signer.sign(Buffer.from(eco.signaturePayload({ name: input.name, version: input.version, integrity: primary.integrity }))).toString('base64');
+      release.signatures = JSON.stringify([{ keyid: signer.keyId, sig }]);
+      await tx.updateRelease(release.id, { signatures: release.signatures });
+    }
+    if (provenance && primary) {
+      await tx.insertAttestation({ releaseId: release.id, kind: 'provenance', predicateType: provenance.verified.predicateType, mediaType: provenance.verified.mediaType,
+        bundle: provenance.bundle, summary: JSON.stringify(provenance.summary), createdAt: now });
+      // BP-4: the registry's own statement that it accepted this artifact for this name and version.
+      const attestation = publishAttestation(signer, { name: input.name, version: input.version, sha512hex: primary.sha512hex, registry: this.d.registryUrl });
+      await tx.insertAttestation({ releaseId: release.id, kind: 'publish', predicateType: NPM_PUBLISH_PREDICATE, mediaType: (JSON.parse(attestation) as { mediaType: string }).mediaType,
+        bundle: attestation, summary: JSON.stringify({ keyId: signer.keyId }), createdAt: now });
     }
     const fragments = eco.renderRelease(await releaseView(tx, pkg, release));
     await tx.updateRelease(release.id, { fragmentFull: fragments.full, fragmentAbbrev: fragments.abbrev });
@@ -211,7 +255,8 @@ export class PublishPipeline {
     }
     await tx.insertEvent({
       at: now, type: 'release.published', actorId: publisher?.userId ?? null, ecosystem: eco.id, packageName: input.name, version: input.version,
-      data: { artifacts: artifacts.map((a) => ({ filename: a.filename, integrity: a.integrity, size: a.data.length })), tags: input.tags },
+      data: { artifacts: artifacts.map((a) => ({ filename: a.filename, integrity: a.integrity, size: a.data.length })), tags: input.tags,
+        ...(provenance ? { provenance: { sourceRepository: provenance.summary.sourceRepository, commit: provenance.summary.commit, issuer: provenance.summary.issuer } } : {}) },
     });
     this.d.failpoint('publish.before-commit');
     return { status: 'created', name: input.name, version: input.version };

@@ -198,7 +198,7 @@ export class TrustedPublishing {
       }
       if (publisher.binding === null && Object.keys(binding).length > 0) await tx.setPublisherBinding(publisher.id, canonicalJson(binding));
       await tx.insertPublisherToken({ id: randomUUID(), tokenHash: hashToken(token), linkId: link.id, publisherId: publisher.id, ecosystem: eco.id,
-        packageName: name, permissions: link.permissions, reference, createdAt: now, expiresAt });
+        packageName: name, permissions: link.permissions, reference, identity: canonicalJson(workloadIdentity(verified)), createdAt: now, expiresAt });
       await tx.insertEvent({ at: now, type: 'trusted-publisher.token-minted', actorId: null, ecosystem: eco.id, packageName: name, version: null,
         data: { configId: link.id, provider: provider.id, reference, expiresAt } });
     });
@@ -220,6 +220,7 @@ export class TrustedPublishing {
     return {
       kind: 'publisher', tokenId: t.id, publisherId: t.publisherId, linkId: t.linkId, provider: publisher?.provider ?? 'unknown', reference: t.reference,
       ecosystem: t.ecosystem, packageName: t.packageName, permissions: t.permissions, registeredBy: link.createdBy,
+      issuer: publisher?.issuer ?? '', identity: t.identity ? (JSON.parse(t.identity) as Record<string, string>) : {},
     };
   }
 
@@ -256,6 +257,21 @@ export class TrustedPublishing {
 
 function toView(link: PackagePublisherRecord, publisher: TrustedPublisherRecord, pending: boolean): TrustConfigView {
   return { id: link.id, type: publisher.provider as ProviderId, issuer: publisher.issuer, claims: JSON.parse(publisher.policy), permissions: link.permissions, createdAt: link.createdAt, pending };
+}
+
+/** Registered JWT claims say nothing about the workload; everything else is kept to bind provenance to it. */
+const NOT_IDENTITY = new Set(['aud', 'exp', 'iat', 'nbf', 'jti']);
+
+/** The verified workload claims (strings and integers only) that a provenance certificate is later compared with. */
+function workloadIdentity(verified: VerifiedToken): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(verified.claims)) {
+    if (NOT_IDENTITY.has(k)) continue;
+    if (typeof v === 'string') out[k] = v;
+    else if (typeof v === 'number' && Number.isSafeInteger(v)) out[k] = String(v);
+  }
+  out.iss = verified.issuer;
+  return out;
 }
 
 function parsePermissions(input: unknown): string[] {

@@ -9,6 +9,7 @@ import * as accounts from './routes/accounts.ts';
 import * as misc from './routes/misc.ts';
 import * as packages from './routes/packages.ts';
 import * as trust from './routes/trust.ts';
+import * as provenance from './routes/provenance.ts';
 
 const COUCH_USER = /^\/-\/user\/org\.couchdb\.user:([^/]+)(?:\/-rev\/[^/]+)?$/;
 
@@ -91,6 +92,8 @@ async function registryRoute(d: NpmDeps, ctx: RequestContext, method: string, pa
     if (!parsed || !isPlausibleName(parsed.name) || parsed.rest.length > 0) return false;
     return (await trust.exchangeOidcToken(d, ctx, parsed.name), true);
   }
+  if (path === '/-/npm/v1/keys' && method === 'GET') return (provenance.keys(d, ctx), true);
+  if (path.startsWith('/-/npm/v1/attestations/') && method === 'GET') return (await provenance.attestations(d, ctx, path.slice('/-/npm/v1/attestations/'.length)), true);
   if (path === '/-/v1/search' && method === 'GET') return (await misc.search(d, ctx), true);
   if (path === '/-/_view/starredByUser' && method === 'GET') return (misc.starredByUser(ctx), true);
   if ((m = /^\/-\/(user|org)\/([^/]+)\/package$/.exec(path)) && method === 'GET') return (await misc.userPackages(d, ctx, m[2] as string, m[1] === 'org'), true);
@@ -108,6 +111,7 @@ async function registryRoute(d: NpmDeps, ctx: RequestContext, method: string, pa
     if (what === 'visibility' && method === 'GET') return (await misc.visibility(d, ctx, name), true);
     if (what === 'access' && method === 'POST') return (await misc.setAccess(d, ctx, name), true);
     if (what === 'collaborators' && method === 'GET') return (await misc.collaborators(d, ctx, name), true);
+    if (what === 'provenance' && rest.length === 1 && (method === 'GET' || method === 'PUT')) return (await provenance.provenanceSettings(d, ctx, name), true);
     if (what === 'trust' && rest.length === 1) {
       if (method === 'GET') return (await trust.listTrust(d, ctx, name), true);
       if (method === 'POST') return (await trust.addTrust(d, ctx, name), true);

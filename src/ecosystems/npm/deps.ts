@@ -2,6 +2,8 @@
 import type { AccountService } from '../../core/accounts/account-service.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { PackageService } from '../../core/packages/package-service.ts';
+import type { ProvenanceService } from '../../core/packages/provenance-service.ts';
+import type { KeySource } from '../../security/signing/registry-keys.ts';
 import type { PublishPipeline } from '../../core/publish/pipeline.ts';
 import type { TrustedPublishing } from '../../core/publishers/trusted-publishing.ts';
 import type { RepresentationCache } from '../../http/representation-cache.ts';
@@ -14,6 +16,8 @@ export interface NpmDeps {
   packages: PackageService;
   publisher: PublishPipeline;
   trust: TrustedPublishing;
+  provenance: ProvenanceService;
+  keys: KeySource;
   blobs: BlobStore;
   documents: RepresentationCache;
   blobCache: RepresentationCache;

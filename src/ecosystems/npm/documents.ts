@@ -32,7 +32,12 @@ export function factsOf(metadata: Record<string, unknown>): ArtifactFactsNpm | u
   return metadata._artifactFacts as ArtifactFactsNpm | undefined;
 }
 
-export function renderVersion(view: ReleaseView, tarballUrl: (name: string, filename: string) => string): { full: string; abbrev: string } {
+export interface VersionUrls {
+  tarball(name: string, filename: string): string;
+  attestations(name: string, version: string): string;
+}
+
+export function renderVersion(view: ReleaseView, urls: VersionUrls): { full: string; abbrev: string } {
   const m = view.metadata;
   const facts = factsOf(m);
   const artifact = view.artifacts[0];
@@ -48,8 +53,10 @@ export function renderVersion(view: ReleaseView, tarballUrl: (name: string, file
     manifest.dist = {
       integrity: artifact.integrity,
       shasum: artifact.sha1,
-      tarball: tarballUrl(view.name, artifact.filename),
+      tarball: urls.tarball(view.name, artifact.filename),
       ...(facts ? { fileCount: facts.fileCount, unpackedSize: facts.unpackedSize } : {}),
+      ...(view.signatures.length > 0 ? { signatures: view.signatures.map((s) => ({ keyid: s.keyid, sig: s.sig })) } : {}),
+      ...(view.provenance ? { attestations: { url: urls.attestations(view.name, view.version), provenance: { predicateType: view.provenance.predicateType } } } : {}),
     };
   }
   const via = view.publishedVia;

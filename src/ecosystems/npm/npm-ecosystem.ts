@@ -5,6 +5,7 @@ import type { ArtifactFacts, Ecosystem, PackageView, ReleaseView, RenderedDocume
 import { inspectTarGz, type ArchiveLimits } from '../../security/archive/tar-gz.ts';
 import { renderPackument, renderVersion, type ArtifactFactsNpm } from './documents.ts';
 import { splitName } from './names.ts';
+import { npmPurl } from '../../security/provenance/predicates.ts';
 
 const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall'];
 
@@ -16,7 +17,7 @@ export interface NpmEcosystemOptions {
 }
 
 /** Bump when the shape of stored fragments or documents changes: start-up then re-renders them. */
-const DOCUMENT_FORMAT = 1;
+const DOCUMENT_FORMAT = 2;
 
 export class NpmEcosystem implements Ecosystem {
   readonly id = 'npm';
@@ -71,7 +72,19 @@ export class NpmEcosystem implements Ecosystem {
   }
 
   renderRelease(release: ReleaseView): { full: string; abbrev: string } {
-    return renderVersion(release, (name, filename) => this.tarballUrl(name, filename));
+    return renderVersion(release, {
+      tarball: (name, filename) => this.tarballUrl(name, filename),
+      attestations: (name, version) => `${this.opts.publicUrl}/-/npm/v1/attestations/${name}@${version}`,
+    });
+  }
+
+  signaturePayload(release: { name: string; version: string; integrity: string }): string {
+    // What npm clients verify `dist.signatures` over (pacote): `<name>@<version>:<integrity>`.
+    return `${release.name}@${release.version}:${release.integrity}`;
+  }
+
+  statementSubject(name: string, version: string): string {
+    return npmPurl(name, version);
   }
 
   renderDocuments(view: PackageView): RenderedDocument[] {

@@ -61,14 +61,15 @@ export function parsePublishBody(urlName: string, body: Json, eco: NpmEcosystem)
   if (!isObject(body._attachments)) throw invalid('BAD_ATTACHMENTS', '_attachments must be an object');
   const attachments = body._attachments;
   const keys = Object.keys(attachments);
-  if (keys.some((k) => k.endsWith('.sigstore'))) {
-    throw invalid('PROVENANCE_NOT_ACCEPTED_YET', 'This registry does not accept provenance bundles yet; publish without --provenance');
-  }
+  // npm names the provenance attachment after the manifest: `<name>-<version>.sigstore` (scope included).
+  const bundleKey = `${urlName}-${version}.sigstore`;
+  const provenanceBundle = keys.includes(bundleKey) ? parseBundleAttachment(attachments[bundleKey]) : null;
+  const tarballKeys = keys.filter((k) => k !== bundleKey);
   const accepted = new Set([`${urlName}-${version}.tgz`, tarballFilename(urlName, version)]);
-  if (keys.length !== 1 || !accepted.has(keys[0] as string)) {
-    throw invalid('BAD_ATTACHMENTS', `Expected exactly one attachment named ${tarballFilename(urlName, version)}`);
+  if (tarballKeys.length !== 1 || !accepted.has(tarballKeys[0] as string)) {
+    throw invalid('BAD_ATTACHMENTS', `Expected one attachment named ${tarballFilename(urlName, version)} (and optionally ${bundleKey})`);
   }
-  const att = attachments[keys[0] as string];
+  const att = attachments[tarballKeys[0] as string];
   if (!isObject(att) || typeof att.data !== 'string' || !BASE64.test(att.data)) {
     throw invalid('BAD_ATTACHMENT_DATA', 'The tarball attachment must carry base64 data');
   }
@@ -121,5 +122,20 @@ export function parsePublishBody(urlName: string, body: Json, eco: NpmEcosystem)
     description,
     keywords,
     dependencies: [...deps],
+    provenanceBundle,
   };
+}
+
+/** Sigstore bundles travel as JSON text in `data` (not base64), with a bundle media type. */
+function parseBundleAttachment(att: unknown): string {
+  if (!isObject(att) || typeof att.data !== 'string' || att.data.length === 0) {
+    throw invalid('PROVENANCE_BAD_ATTACHMENT', 'The .sigstore attachment must carry the bundle as JSON text in "data"');
+  }
+  if (typeof att.content_type === 'string' && !att.content_type.startsWith('application/vnd.dev.sigstore.bundle')) {
+    throw invalid('PROVENANCE_BAD_ATTACHMENT', `The .sigstore attachment has content type ${att.content_type.slice(0, 100)}, not a Sigstore bundle`);
+  }
+  if (att.length !== undefined && att.length !== att.data.length) {
+    throw invalid('ATTACHMENT_LENGTH_MISMATCH', `The .sigstore attachment says it is ${String(att.length)} bytes but carries ${att.data.length}`);
+  }
+  return att.data;
 }

@@ -14,6 +14,8 @@ export const PACKAGE_ACTIONS = [
   'package:owners',
   /** Manage trusted publishers; on a name that does not exist yet, registers a pending publisher. */
   'package:publishers',
+  /** Open or close a window in which a version may break provenance continuity (BP-3). */
+  'package:provenance',
 ] as const;
 export type PackageAction = (typeof PACKAGE_ACTIONS)[number];
 
@@ -88,6 +90,7 @@ function decide(p: Principal, action: PackageAction, r: PackageResource): Decisi
     case 'package:deprecate':
     case 'package:tag':
     case 'package:owners':
+    case 'package:provenance':
       if (r.state !== 'live' || hiddenFromCaller) return deny('no-such-package', 'hidden', `${r.name} is not found`);
       if (action === 'package:publish' && isOwner && r.trustedPublishingOnly) {
         return deny('trusted-publishing-only', 'forbidden', `${r.name} accepts new versions only from its trusted publishers (CI); publish from the trusted workflow`);

@@ -24,6 +24,10 @@ export interface PublisherGrant {
   permissions: readonly string[];
   /** Who registered the trust; becomes the owner of a package the workload creates. */
   registeredBy: number | null;
+  /** The OIDC issuer the workload's token came from. */
+  issuer: string;
+  /** The verified claims the token was minted for (provenance must come from the same run). */
+  identity: Readonly<Record<string, string>>;
 }
 
 export type Principal =

@@ -62,6 +62,8 @@ export interface PackageRecord {
   deletedAt: number | null;
   /** Only trusted publishers may publish new versions (token and password publishes refused). */
   trustedPublishingOnly: boolean;
+  /** Until then, a version may break provenance continuity (declared by a maintainer beforehand). */
+  provenanceChangeUntil: number | null;
 }
 
 export type ReleaseState = 'published' | 'unpublished';
@@ -82,6 +84,27 @@ export interface ReleaseRecord {
   /** Precomputed serving fragments owned by the ecosystem adapter (e.g. npm's full and abbreviated version objects). */
   fragmentFull: string;
   fragmentAbbrev: string;
+  /** The registry's signatures over the version (JSON `[{keyid, sig}]`); null until signed. */
+  signatures: string | null;
+}
+
+export type AttestationKind = 'provenance' | 'publish';
+
+/** A Sigstore bundle kept with a release, as uploaded (provenance) or made here (publish attestation). */
+export interface AttestationRecord {
+  id: number;
+  releaseId: number;
+  kind: AttestationKind;
+  predicateType: string;
+  mediaType: string;
+  /** The bundle's JSON text, byte for byte. */
+  bundle: string;
+  /** JSON of what verification established (identity, source, log entry), for documents and checks. */
+  summary: string;
+  /** Result of the last source-liveness check: null (never checked or unknown), 'live' or 'gone'. */
+  sourceStatus: 'live' | 'gone' | null;
+  sourceCheckedAt: number | null;
+  createdAt: number;
 }
 
 export interface ArtifactRecord {
@@ -128,9 +151,9 @@ export interface SearchHit {
 }
 
 export type NewUser = Omit<UserRecord, 'id'>;
-export type NewRelease = Omit<ReleaseRecord, 'id'>;
+export type NewRelease = Omit<ReleaseRecord, 'id' | 'signatures'>;
 /** New packages accept token publishes until a maintainer says otherwise. */
-export type NewPackage = Omit<PackageRecord, 'id' | 'trustedPublishingOnly'>;
+export type NewPackage = Omit<PackageRecord, 'id' | 'trustedPublishingOnly' | 'provenanceChangeUntil'>;
 export type NewArtifact = Omit<ArtifactRecord, 'id'>;
 export type NewEvent = Omit<EventRecord, 'id'>;
 
@@ -165,11 +188,20 @@ export interface PublisherTokenRecord {
   packageName: string;
   permissions: string[];
   reference: string;
+  /** JSON of the verified workload claims the token was minted for (provenance identity binding). */
+  identity: string | null;
   createdAt: number;
   expiresAt: number;
 }
 
 export interface MetadataOps {
+  insertAttestation(a: Omit<AttestationRecord, 'id' | 'sourceStatus' | 'sourceCheckedAt'>): Promise<void>;
+  listAttestations(releaseId: number): Promise<AttestationRecord[]>;
+  /** Provenance whose source was checked least recently (never-checked first), not checked since `before`. */
+  listProvenanceToCheck(before: number, limit: number): Promise<Array<AttestationRecord & { ecosystem: string; packageName: string; version: string }>>;
+  setSourceStatus(id: number, status: 'live' | 'gone' | null, at: number): Promise<void>;
+  /** Published releases without registry signatures (older than signing), for the backfill. */
+  listUnsignedReleases(ecosystem: string, limit: number): Promise<Array<{ releaseId: number; ecosystem: string; name: string; version: string; integrity: string }>>;
   findOrInsertTrustedPublisher(p: Omit<TrustedPublisherRecord, 'id' | 'binding'>): Promise<TrustedPublisherRecord>;
   findTrustedPublisher(id: number): Promise<TrustedPublisherRecord | undefined>;
   setPublisherBinding(id: number, binding: string): Promise<void>;
@@ -213,7 +245,7 @@ export interface MetadataOps {
   listReleases(packageId: number): Promise<ReleaseRecord[]>;
   findRelease(packageId: number, version: string): Promise<ReleaseRecord | undefined>;
   insertRelease(release: NewRelease): Promise<ReleaseRecord>;
-  updateRelease(id: number, fields: Partial<Pick<ReleaseRecord, 'state' | 'unpublishedAt' | 'deprecated' | 'fragmentFull' | 'fragmentAbbrev'>>): Promise<void>;
+  updateRelease(id: number, fields: Partial<Pick<ReleaseRecord, 'state' | 'unpublishedAt' | 'deprecated' | 'fragmentFull' | 'fragmentAbbrev' | 'signatures'>>): Promise<void>;
 
   insertArtifact(artifact: NewArtifact): Promise<ArtifactRecord>;
   listArtifacts(releaseId: number): Promise<ArtifactRecord[]>;

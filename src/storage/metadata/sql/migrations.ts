@@ -196,6 +196,29 @@ ALTER TABLE releases ADD COLUMN published_via TEXT;
 ALTER TABLE packages ADD COLUMN trusted_publishing_only INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 5,
+    name: 'provenance and registry signatures',
+    sql: `
+CREATE TABLE attestations (
+  id {PK},
+  release_id {BIGINT} NOT NULL REFERENCES releases(id),
+  kind TEXT NOT NULL,
+  predicate_type TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  bundle TEXT NOT NULL,
+  summary TEXT NOT NULL,
+  source_status TEXT,
+  source_checked_at {BIGINT},
+  created_at {BIGINT} NOT NULL,
+  UNIQUE (release_id, kind)
+);
+CREATE INDEX attestations_source_check ON attestations(kind, source_checked_at);
+ALTER TABLE releases ADD COLUMN signatures TEXT;
+ALTER TABLE packages ADD COLUMN provenance_change_until {BIGINT};
+ALTER TABLE publisher_tokens ADD COLUMN identity TEXT;
+`,
+  },
 ];
 
 export function renderMigration(sql: string, dialect: SqlDatabase['dialect']): string {

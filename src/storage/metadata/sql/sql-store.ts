@@ -2,7 +2,7 @@
 import type { SqlDatabase, SqlExecutor, SqlValue } from './driver.ts';
 import type {
   ArtifactRecord, DocumentRecord, LoginSessionRecord, MetadataOps, MetadataStore, NewArtifact, NewEvent,
-  NewPackage, NewRelease, NewUser, PackagePublisherRecord, PackageRecord, PublisherTokenRecord, ReleaseRecord, SearchHit, ServedArtifact, TokenRecord,
+  AttestationRecord, NewPackage, NewRelease, NewUser, PackagePublisherRecord, PackageRecord, PublisherTokenRecord, ReleaseRecord, SearchHit, ServedArtifact, TokenRecord,
   TrustedPublisherRecord, UserRecord,
 } from '../store.ts';
 
@@ -35,13 +35,21 @@ const toPackage = (r: Row): PackageRecord => ({
   rev: num(r.rev), access: r.access === 'restricted' ? 'restricted' : 'public', description: String(r.description),
   keywords: String(r.keywords), latestVersion: strOrNull(r.latest_version), deletedAt: numOrNull(r.deleted_at),
   trustedPublishingOnly: Boolean(num(r.trusted_publishing_only ?? 0)),
+  provenanceChangeUntil: numOrNull(r.provenance_change_until ?? null),
 });
 
 const toRelease = (r: Row): ReleaseRecord => ({
   id: num(r.id), packageId: num(r.package_id), version: String(r.version), state: r.state === 'unpublished' ? 'unpublished' : 'published',
   createdAt: num(r.created_at), unpublishedAt: numOrNull(r.unpublished_at), publisherId: numOrNull(r.publisher_id),
   metadata: String(r.metadata), deprecated: strOrNull(r.deprecated), fragmentFull: String(r.fragment_full), fragmentAbbrev: String(r.fragment_abbrev),
-  publishedVia: strOrNull(r.published_via),
+  publishedVia: strOrNull(r.published_via), signatures: strOrNull(r.signatures ?? null),
+});
+
+const toAttestation = (r: Row): AttestationRecord => ({
+  id: num(r.id), releaseId: num(r.release_id), kind: r.kind === 'publish' ? 'publish' : 'provenance', predicateType: String(r.predicate_type),
+  mediaType: String(r.media_type), bundle: String(r.bundle), summary: String(r.summary),
+  sourceStatus: r.source_status === 'live' || r.source_status === 'gone' ? r.source_status : null,
+  sourceCheckedAt: numOrNull(r.source_checked_at), createdAt: num(r.created_at),
 });
 
 const toTrustedPublisher = (r: Row): TrustedPublisherRecord => ({
@@ -54,7 +62,7 @@ const toPackagePublisher = (r: Row): PackagePublisherRecord => ({
 const toPublisherToken = (r: Row): PublisherTokenRecord => ({
   id: String(r.id), tokenHash: String(r.token_hash), linkId: String(r.link_id), publisherId: num(r.publisher_id), ecosystem: String(r.ecosystem),
   packageName: String(r.package_name), permissions: JSON.parse(String(r.permissions)) as string[], reference: String(r.reference),
-  createdAt: num(r.created_at), expiresAt: num(r.expires_at),
+  identity: strOrNull(r.identity ?? null), createdAt: num(r.created_at), expiresAt: num(r.expires_at),
 });
 
 const toArtifact = (r: Row): ArtifactRecord => ({
@@ -65,9 +73,10 @@ const toArtifact = (r: Row): ArtifactRecord => ({
 const PACKAGE_COLUMNS: Record<string, string> = {
   createdAt: 'created_at', modifiedAt: 'modified_at', rev: 'rev', access: 'access', description: 'description',
   keywords: 'keywords', latestVersion: 'latest_version', deletedAt: 'deleted_at', trustedPublishingOnly: 'trusted_publishing_only',
+  provenanceChangeUntil: 'provenance_change_until',
 };
 const RELEASE_COLUMNS: Record<string, string> = {
-  state: 'state', unpublishedAt: 'unpublished_at', deprecated: 'deprecated', fragmentFull: 'fragment_full', fragmentAbbrev: 'fragment_abbrev',
+  state: 'state', unpublishedAt: 'unpublished_at', deprecated: 'deprecated', fragmentFull: 'fragment_full', fragmentAbbrev: 'fragment_abbrev', signatures: 'signatures',
 };
 
 function updateSet(fields: Record<string, unknown>, columns: Record<string, string>): { set: string; params: SqlValue[] } {
@@ -156,10 +165,42 @@ class SqlOps implements MetadataOps {
   }
   async insertPublisherToken(t: PublisherTokenRecord): Promise<void> {
     await this.x.run(
-      `INSERT INTO publisher_tokens (id, token_hash, link_id, publisher_id, ecosystem, package_name, permissions, reference, created_at, expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [t.id, t.tokenHash, t.linkId, t.publisherId, t.ecosystem, t.packageName, JSON.stringify(t.permissions), t.reference, t.createdAt, t.expiresAt],
+      `INSERT INTO publisher_tokens (id, token_hash, link_id, publisher_id, ecosystem, package_name, permissions, reference, identity, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [t.id, t.tokenHash, t.linkId, t.publisherId, t.ecosystem, t.packageName, JSON.stringify(t.permissions), t.reference, t.identity, t.createdAt, t.expiresAt],
     );
+  }
+
+  async insertAttestation(a: Omit<AttestationRecord, 'id' | 'sourceStatus' | 'sourceCheckedAt'>): Promise<void> {
+    await this.x.run(
+      `INSERT INTO attestations (release_id, kind, predicate_type, media_type, bundle, summary, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      [a.releaseId, a.kind, a.predicateType, a.mediaType, a.bundle, a.summary, a.createdAt],
+    );
+  }
+  async listAttestations(releaseId: number): Promise<AttestationRecord[]> {
+    return (await this.x.all<Row>('SELECT * FROM attestations WHERE release_id = ? ORDER BY id', [releaseId])).map(toAttestation);
+  }
+  async listProvenanceToCheck(before: number, limit: number): Promise<Array<AttestationRecord & { ecosystem: string; packageName: string; version: string }>> {
+    const rows = await this.x.all<Row>(
+      `SELECT a.*, p.ecosystem AS ecosystem, p.name AS package_name, r.version AS version FROM attestations a
+       JOIN releases r ON r.id = a.release_id JOIN packages p ON p.id = r.package_id
+       WHERE a.kind = 'provenance' AND r.state = 'published' AND (a.source_checked_at IS NULL OR a.source_checked_at < ?)
+       ORDER BY a.source_checked_at IS NOT NULL, a.source_checked_at, a.id LIMIT ?`,
+      [before, limit],
+    );
+    return rows.map((r) => ({ ...toAttestation(r), ecosystem: String(r.ecosystem), packageName: String(r.package_name), version: String(r.version) }));
+  }
+  async setSourceStatus(id: number, status: 'live' | 'gone' | null, at: number): Promise<void> {
+    await this.x.run('UPDATE attestations SET source_status = ?, source_checked_at = ? WHERE id = ?', [status, at, id]);
+  }
+  async listUnsignedReleases(ecosystem: string, limit: number): Promise<Array<{ releaseId: number; ecosystem: string; name: string; version: string; integrity: string }>> {
+    const rows = await this.x.all<Row>(
+      `SELECT r.id AS release_id, p.ecosystem, p.name, r.version, a.integrity FROM releases r
+       JOIN packages p ON p.id = r.package_id JOIN artifacts a ON a.release_id = r.id
+       WHERE r.signatures IS NULL AND p.ecosystem = ? ORDER BY r.id LIMIT ?`,
+      [ecosystem, limit],
+    );
+    return rows.map((r) => ({ releaseId: num(r.release_id), ecosystem: String(r.ecosystem), name: String(r.name), version: String(r.version), integrity: String(r.integrity) }));
   }
   async findPublisherTokenByHash(hash: string): Promise<PublisherTokenRecord | undefined> {
     const r = await this.x.get<Row>('SELECT * FROM publisher_tokens WHERE token_hash = ?', [hash]);
