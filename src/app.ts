@@ -40,6 +40,7 @@ import { startIdleMemoryTrim } from './observability/idle-memory-trim.ts';
 import { NpmEcosystem } from './ecosystems/npm/npm-ecosystem.ts';
 import { npmHandler } from './ecosystems/npm/adapter.ts';
 import { webLoginHandler } from './web/login-page.ts';
+import { provenancePageHandler } from './web/provenance-page.ts';
 import { VERSION } from './version.ts';
 
 /** Memory for served documents and small tarballs, per process. */
@@ -163,12 +164,14 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
   const issuerSupported = (iss: string) => verifier.issuerEntry(iss) !== undefined;
   const provenance: ProvenanceVerifier = { verify: (bundle, expect) => verifyNpmProvenance(bundle, roots, { ...expect, issuerSupported }) };
   const publisher = new PublishPipeline({ store, blobs, authorizer, clock, log, failpoint: failpointFromEnv(log), provenance, keys, registryUrl: publicUrl });
+  const provenanceService = new ProvenanceService({ store, authorizer, clock, log, maxChangeWindowMs: config.provenance.maxChangeWindowDays * 86_400_000 });
   handlers.push(
     opsHandler(metrics, async () => void (await store.countUsers()), VERSION),
     webLoginHandler(accounts),
+    provenancePageHandler(eco, provenanceService),
     npmHandler({
       eco, accounts, packages, publisher, trust, blobs, log, publicUrl, keys,
-      provenance: new ProvenanceService({ store, authorizer, clock, log, maxChangeWindowMs: config.provenance.maxChangeWindowDays * 86_400_000 }),
+      provenance: provenanceService,
       documents: new RepresentationCache(DOCUMENT_CACHE_BYTES),
       blobCache: new RepresentationCache(BLOB_CACHE_BYTES),
       maxBodyBytes: config.limits.maxBodyBytes,

@@ -136,6 +136,20 @@ for (const store of storesUnderTest()) {
       assert.throws(() => verifyPublishAttestation(att.bundle, keys, { name: 'sigstore', version: '2.0.0', sha512hex: sha512hex(fixture('sigstore-2.1.0.tgz')) }));
     });
 
+    it('shows provenance to people on a page with links to the source, the commit, the run and the log entry', async () => {
+      const res = await fetch(`${registry.url}/-/web/provenance/sigstore@2.1.0`);
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+      const html = await res.text();
+      assert.match(html, /<a href="https:\/\/github\.com\/sigstore\/sigstore-js"/);
+      assert.match(html, /<a href="https:\/\/github\.com\/sigstore\/sigstore-js\/commit\/26d16513386ffaa790b1c32f927544f1322e4194"/);
+      assert.match(html, /<a href="https:\/\/github\.com\/sigstore\/sigstore-js\/actions\/runs\/6014488666\/attempts\/1"/);
+      assert.match(html, /logIndex=33351527/);
+      assert.match(html, /does not say the code is safe/);
+      const none = await fetch(`${registry.url}/-/web/provenance/sigstore@9.9.9`);
+      assert.equal(none.status, 404);
+    });
+
     it('refuses mutated real bundles, each with its own code, and stores nothing', async () => {
       const name = 'sigstore';
       const real = JSON.parse(fixture('sigstore-2.1.0.provenance.v0.3.sigstore.json').toString()) as {
