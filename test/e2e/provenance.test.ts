@@ -187,6 +187,16 @@ for (const store of storesUnderTest()) {
       assert.equal(doc.versions['3.0.0-impostor.1'], undefined, 'nothing of a refused publish is stored');
     });
 
+    it('refuses the other real npm bundles as provenance: npm\'s own key-signed publish attestation, and personal (non-CI) identities', async () => {
+      const npmAttestation = fixture('sigstore-1.3.0.publish.sigstore.json').toString();
+      refused(await publish(alice.token, 'sigstore', '1.3.0', fixture('sigstore-1.3.0.tgz'), npmAttestation), 400, 'PROVENANCE_NOT_CERTIFICATE_SIGNED');
+      // Real, valid bundles over sigstore@1.0.0 signed by a person through GitHub login: not a CI provider.
+      for (const f of ['bundleV01-dsse-with-proof', 'bundleV02-intoto', 'bundleV03-dsse', 'bundleV01-full-cert-chain']) {
+        const bundle = fixture(`sigstore-js-tests/${f}.sigstore.json`).toString();
+        refused(await publish(alice.token, 'sigstore', '1.0.0', fixture('sigstore-1.0.0.tgz'), bundle), 400, 'PROVENANCE_ISSUER_UNSUPPORTED');
+      }
+    });
+
     it('accepts a bundle minted for the publishing CI identity, and keeps the identity it proves', async () => {
       const name = fresh('mint');
       const tarball = packageTarball(name, '1.0.0');
