@@ -6,7 +6,10 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { startSigstoreServices } from '../support/sigstore-services.ts';
 import { createUser } from '../support/accounts.ts';
 import { NODE, ROOT } from '../support/paths.ts';
 import { integrityOf, packageTarball, publishBody, putPublish, tarballUrl } from '../support/publish-body.ts';
@@ -74,6 +77,43 @@ for (const store of storesUnderTest()) {
         await second.stop();
       });
     }
+
+    it('a publish with provenance killed inside its transaction leaves no version, no bundle and no signature; the retry stores all three', async () => {
+      const sigstore = await startSigstoreServices();
+      try {
+        const dir = mkdtempSync(path.join(os.tmpdir(), 'attestry-crash-prov-'));
+        const config = path.join(dir, 'config.json');
+        writeFileSync(config, JSON.stringify({ provenance: { trustedRoots: [sigstore.writeTrustedRoot(dir)] } }));
+        const first = await startRegistry({ store, env: { ATTESTRY_CONFIG: config, ATTESTRY_FAILPOINT: 'publish.before-commit' } });
+        cleanup.push(first);
+        const user = await createUser(first.url, 'crasher');
+        const name = 'crash-provenance';
+        const tarball = packageTarball(name, '1.0.0');
+        const bundle = await sigstore.provenanceBundle({ name, version: '1.0.0', tarball });
+        const body = () => {
+          const b = publishBody({ name, version: '1.0.0', tarball });
+          b._attachments[`${name}-1.0.0.sigstore`] = { content_type: 'application/vnd.dev.sigstore.bundle.v0.3+json', data: bundle, length: bundle.length };
+          return b;
+        };
+        await assert.rejects(putPublish(first.url, user.token, body()));
+        await first.kill9();
+        const second = await first.restart({ ATTESTRY_CONFIG: config });
+        cleanup.push(second);
+        await assertAbsent(second.url, name, '1.0.0');
+        assert.equal((await fetch(`${second.url}/-/npm/v1/attestations/${name}@1.0.0`)).status, 404);
+        const retry = await putPublish(second.url, user.token, body());
+        assert.equal(retry.status, 201, JSON.stringify(retry.body));
+        await assertWhole(second.url, name, '1.0.0', integrityOf(tarball));
+        const served = await fetch(`${second.url}/-/npm/v1/attestations/${name}@1.0.0`);
+        assert.equal(served.status, 200);
+        assert.ok((await served.text()).includes(bundle));
+        const doc = (await (await fetch(`${second.url}/${name}`)).json()) as { versions: Record<string, { dist: { signatures?: unknown[] } }> };
+        assert.equal(doc.versions['1.0.0']?.dist.signatures?.length, 1);
+        await second.stop();
+      } finally {
+        await sigstore.close();
+      }
+    });
 
     it('keeps every acknowledged version whole when killed at a random instant during a stream of publishes', async () => {
       let registry = await startRegistry({ store });
