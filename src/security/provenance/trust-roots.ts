@@ -2,6 +2,7 @@
 // @sigstore/verify accepts roots whose logs, CAs or TSAs lack validFor.start (and then trusts
 // them since the epoch; conformance case trust-root-tlog-missing-validity-start_fail), and it
 // parses lazily or leniently elsewhere, so every root is checked here field by field first.
+import { rememberTrustedCertificates } from './trusted-certificates.ts';
 import { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -56,6 +57,7 @@ function buildOne(source: TrustRootSource): TrustRootEntry {
   try {
     root = TrustedRoot.fromJSON(source.json);
     material = toTrustMaterial(root, keyFinder(undefined));
+    rememberTrustedCertificates(material);
   } catch (e) {
     throw new TrustRootError('TRUST_ROOT_INVALID', `trusted root ${source.name}: ${e instanceof Error ? e.message : String(e)}`);
   }
