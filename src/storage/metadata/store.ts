@@ -18,6 +18,86 @@ export interface UserRecord {
   isAdmin: boolean;
   createdAt: number;
   updatedAt: number;
+  /** When the current email address was proven (null: unverified). */
+  emailVerifiedAt: number | null;
+  /** npm's two-factor mode: null (none), 'auth-only' or 'auth-and-writes'. */
+  tfaMode: 'auth-only' | 'auth-and-writes' | null;
+  /** Base32 TOTP secret once enrolment is confirmed. */
+  totpSecret: string | null;
+  /** A secret shown for enrolment and not yet confirmed with a code. */
+  totpPendingSecret: string | null;
+  totpPendingAt: number | null;
+  /** The mode asked for when the pending secret was created (npm enable-2fa sends it in step 1). */
+  totpPendingMode: 'auth-only' | 'auth-and-writes' | null;
+  /** The last accepted TOTP step and the credential that used it (replay rule). */
+  totpLastStep: number | null;
+  totpLastCredential: string | null;
+  /** Random WebAuthn user handle (never the numeric id). */
+  webauthnHandle: string | null;
+  /** The password was found in a breach corpus at login; shown until changed. */
+  passwordLeaked: boolean;
+}
+
+export type UserSecurityFields = Pick<UserRecord, 'email' | 'passwordHash' | 'emailVerifiedAt' | 'tfaMode' | 'totpSecret' | 'totpPendingSecret' | 'totpPendingAt' | 'totpPendingMode' |
+  'totpLastStep' | 'totpLastCredential' | 'webauthnHandle' | 'passwordLeaked' | 'updatedAt'>;
+
+export interface EmailTokenRecord {
+  tokenHash: string;
+  userId: number;
+  purpose: 'verify' | 'change' | 'recover';
+  email: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+}
+
+export interface WebAuthnCredentialRecord {
+  id: string;
+  userId: number;
+  publicKey: string;
+  counter: number;
+  transports: string[];
+  name: string;
+  backedUp: boolean;
+  deviceType: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+/** A browser session (cookie); the cookie carries the id, the store only its hash. */
+export interface WebSessionRecord {
+  idHash: string;
+  userId: number | null;
+  csrfToken: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  absoluteExpiresAt: number;
+  ip: string | null;
+  userAgent: string | null;
+  /** JSON: pending WebAuthn challenges, a half-finished login awaiting its second factor, flashes. */
+  data: string;
+}
+
+export interface ThrottleRecord {
+  key: string;
+  failures: number;
+  firstFailureAt: number;
+  lockedUntil: number | null;
+  nextAllowedAt: number;
+}
+
+/** npm's web OTP: the CLI polls doneUrl; a person approves at authUrl with a second factor. */
+export interface OtpChallengeRecord {
+  id: string;
+  doneHash: string;
+  userId: number;
+  createdAt: number;
+  expiresAt: number;
+  approvedAt: number | null;
+  method: 'totp' | 'webauthn' | 'recovery' | null;
+  /** Hash of the one-time token handed to the CLI as its `npm-otp` value. */
+  otpHash: string | null;
 }
 
 export type TokenKind = 'session' | 'api';
@@ -35,6 +115,8 @@ export interface TokenRecord {
   expiresAt: number | null;
   lastUsedAt: number | null;
   lastUsedIp: string | null;
+  /** Writes with this token need no second factor (automation); never on critical packages. */
+  bypass2fa: boolean;
 }
 
 export interface LoginSessionRecord {
@@ -64,6 +146,8 @@ export interface PackageRecord {
   trustedPublishingOnly: boolean;
   /** Until then, a version may break provenance continuity (declared by a maintainer beforehand). */
   provenanceChangeUntil: number | null;
+  /** Marked critical by an administrator: writes need phishing-resistant MFA. */
+  critical: boolean;
 }
 
 export type ReleaseState = 'published' | 'unpublished';
@@ -150,10 +234,10 @@ export interface SearchHit {
   modifiedAt: number;
 }
 
-export type NewUser = Omit<UserRecord, 'id'>;
+export type NewUser = Pick<UserRecord, 'name' | 'email' | 'passwordHash' | 'isAdmin' | 'createdAt' | 'updatedAt'> & Partial<Pick<UserRecord, 'emailVerifiedAt'>>;
 export type NewRelease = Omit<ReleaseRecord, 'id' | 'signatures'>;
 /** New packages accept token publishes until a maintainer says otherwise. */
-export type NewPackage = Omit<PackageRecord, 'id' | 'trustedPublishingOnly' | 'provenanceChangeUntil'>;
+export type NewPackage = Omit<PackageRecord, 'id' | 'trustedPublishingOnly' | 'provenanceChangeUntil' | 'critical'>;
 export type NewArtifact = Omit<ArtifactRecord, 'id'>;
 export type NewEvent = Omit<EventRecord, 'id'>;
 
@@ -195,6 +279,41 @@ export interface PublisherTokenRecord {
 }
 
 export interface MetadataOps {
+  updateUser(id: number, fields: Partial<UserSecurityFields>): Promise<void>;
+  findUserByEmail(email: string): Promise<UserRecord[]>;
+  insertEmailToken(t: EmailTokenRecord): Promise<void>;
+  findEmailToken(tokenHash: string): Promise<EmailTokenRecord | undefined>;
+  /** Marks it used; false when it already was (single use under concurrency). */
+  useEmailToken(tokenHash: string, at: number): Promise<boolean>;
+  replaceRecoveryCodes(userId: number, codeHashes: readonly string[], at: number): Promise<void>;
+  /** Marks one unused code used; false when it does not exist or was used. */
+  useRecoveryCode(userId: number, codeHash: string, at: number): Promise<boolean>;
+  countUnusedRecoveryCodes(userId: number): Promise<number>;
+  insertWebAuthnCredential(c: WebAuthnCredentialRecord): Promise<void>;
+  listWebAuthnCredentials(userId: number): Promise<WebAuthnCredentialRecord[]>;
+  findWebAuthnCredential(id: string): Promise<WebAuthnCredentialRecord | undefined>;
+  updateWebAuthnCredential(id: string, counter: number, lastUsedAt: number): Promise<void>;
+  deleteWebAuthnCredential(userId: number, id: string): Promise<boolean>;
+  findUserByWebAuthnHandle(handle: string): Promise<UserRecord | undefined>;
+  insertWebSession(s: WebSessionRecord): Promise<void>;
+  findWebSession(idHash: string): Promise<WebSessionRecord | undefined>;
+  updateWebSession(idHash: string, fields: Partial<Omit<WebSessionRecord, 'idHash'>>): Promise<void>;
+  deleteWebSession(idHash: string): Promise<void>;
+  deleteUserWebSessions(userId: number, exceptIdHash?: string): Promise<void>;
+  deleteExpiredWebSessions(now: number): Promise<void>;
+  getThrottle(key: string): Promise<ThrottleRecord | undefined>;
+  putThrottle(t: ThrottleRecord): Promise<void>;
+  deleteThrottle(key: string): Promise<void>;
+  insertOtpChallenge(c: OtpChallengeRecord): Promise<void>;
+  findOtpChallenge(id: string): Promise<OtpChallengeRecord | undefined>;
+  findOtpChallengeByDoneHash(doneHash: string): Promise<OtpChallengeRecord | undefined>;
+  findOtpChallengeByOtpHash(otpHash: string): Promise<OtpChallengeRecord | undefined>;
+  updateOtpChallenge(id: string, fields: Partial<Pick<OtpChallengeRecord, 'approvedAt' | 'method' | 'otpHash' | 'expiresAt'>>): Promise<void>;
+  deleteExpiredOtpChallenges(now: number): Promise<void>;
+  /** Records a device for a user; true when it was not known before. */
+  recordDevice(userId: number, deviceHash: string, at: number): Promise<boolean>;
+  /** The account's own security history (events it is the actor of), newest first. */
+  listUserEvents(userId: number, limit: number): Promise<EventRecord[]>;
   insertAttestation(a: Omit<AttestationRecord, 'id' | 'sourceStatus' | 'sourceCheckedAt'>): Promise<void>;
   listAttestations(releaseId: number): Promise<AttestationRecord[]>;
   /** Provenance whose source was checked least recently (never-checked first), not checked since `before`. */

@@ -219,6 +219,95 @@ ALTER TABLE packages ADD COLUMN provenance_change_until {BIGINT};
 ALTER TABLE publisher_tokens ADD COLUMN identity TEXT;
 `,
   },
+  {
+    version: 6,
+    name: 'account security',
+    sql: `
+ALTER TABLE users ADD COLUMN email_verified_at {BIGINT};
+ALTER TABLE users ADD COLUMN tfa_mode TEXT;
+ALTER TABLE users ADD COLUMN totp_secret TEXT;
+ALTER TABLE users ADD COLUMN totp_pending_secret TEXT;
+ALTER TABLE users ADD COLUMN totp_pending_at {BIGINT};
+ALTER TABLE users ADD COLUMN totp_pending_mode TEXT;
+ALTER TABLE users ADD COLUMN totp_last_step {BIGINT};
+ALTER TABLE users ADD COLUMN totp_last_credential TEXT;
+ALTER TABLE users ADD COLUMN webauthn_handle TEXT;
+ALTER TABLE users ADD COLUMN password_leaked INTEGER NOT NULL DEFAULT 0;
+CREATE UNIQUE INDEX users_webauthn_handle ON users(webauthn_handle);
+CREATE INDEX users_email_lower ON users(LOWER(email));
+UPDATE users SET email_verified_at = created_at;
+ALTER TABLE tokens ADD COLUMN bypass_2fa INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE packages ADD COLUMN critical INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE email_tokens (
+  token_hash TEXT PRIMARY KEY,
+  user_id {BIGINT} NOT NULL REFERENCES users(id),
+  purpose TEXT NOT NULL,
+  email TEXT NOT NULL,
+  created_at {BIGINT} NOT NULL,
+  expires_at {BIGINT} NOT NULL,
+  used_at {BIGINT}
+);
+CREATE INDEX email_tokens_user ON email_tokens(user_id);
+CREATE TABLE recovery_codes (
+  user_id {BIGINT} NOT NULL REFERENCES users(id),
+  code_hash TEXT NOT NULL,
+  created_at {BIGINT} NOT NULL,
+  used_at {BIGINT},
+  PRIMARY KEY (user_id, code_hash)
+);
+CREATE TABLE webauthn_credentials (
+  id TEXT PRIMARY KEY,
+  user_id {BIGINT} NOT NULL REFERENCES users(id),
+  public_key TEXT NOT NULL,
+  counter {BIGINT} NOT NULL,
+  transports TEXT NOT NULL,
+  name TEXT NOT NULL,
+  backed_up INTEGER NOT NULL DEFAULT 0,
+  device_type TEXT NOT NULL,
+  created_at {BIGINT} NOT NULL,
+  last_used_at {BIGINT}
+);
+CREATE INDEX webauthn_credentials_user ON webauthn_credentials(user_id);
+CREATE TABLE web_sessions (
+  id_hash TEXT PRIMARY KEY,
+  user_id {BIGINT} REFERENCES users(id),
+  csrf_token TEXT NOT NULL,
+  created_at {BIGINT} NOT NULL,
+  last_seen_at {BIGINT} NOT NULL,
+  expires_at {BIGINT} NOT NULL,
+  absolute_expires_at {BIGINT} NOT NULL,
+  ip TEXT,
+  user_agent TEXT,
+  data TEXT NOT NULL
+);
+CREATE INDEX web_sessions_user ON web_sessions(user_id);
+CREATE TABLE throttles (
+  key TEXT PRIMARY KEY,
+  failures INTEGER NOT NULL,
+  first_failure_at {BIGINT} NOT NULL,
+  locked_until {BIGINT},
+  next_allowed_at {BIGINT} NOT NULL
+);
+CREATE TABLE otp_challenges (
+  id TEXT PRIMARY KEY,
+  done_hash TEXT NOT NULL UNIQUE,
+  user_id {BIGINT} NOT NULL REFERENCES users(id),
+  created_at {BIGINT} NOT NULL,
+  expires_at {BIGINT} NOT NULL,
+  approved_at {BIGINT},
+  method TEXT,
+  otp_hash TEXT UNIQUE
+);
+CREATE TABLE known_devices (
+  user_id {BIGINT} NOT NULL REFERENCES users(id),
+  device_hash TEXT NOT NULL,
+  first_seen_at {BIGINT} NOT NULL,
+  last_seen_at {BIGINT} NOT NULL,
+  PRIMARY KEY (user_id, device_hash)
+);
+CREATE INDEX events_actor ON events(actor_id, at);
+`,
+  },
 ];
 
 export function renderMigration(sql: string, dialect: SqlDatabase['dialect']): string {

@@ -1,9 +1,9 @@
 // The metadata store written once in portable SQL; the engine differences live in the drivers.
 import type { SqlDatabase, SqlExecutor, SqlValue } from './driver.ts';
 import type {
-  ArtifactRecord, DocumentRecord, LoginSessionRecord, MetadataOps, MetadataStore, NewArtifact, NewEvent,
-  AttestationRecord, NewPackage, NewRelease, NewUser, PackagePublisherRecord, PackageRecord, PublisherTokenRecord, ReleaseRecord, SearchHit, ServedArtifact, TokenRecord,
-  TrustedPublisherRecord, UserRecord,
+  ArtifactRecord, DocumentRecord, EmailTokenRecord, EventRecord, LoginSessionRecord, MetadataOps, MetadataStore, NewArtifact, NewEvent,
+  AttestationRecord, NewPackage, NewRelease, NewUser, OtpChallengeRecord, PackagePublisherRecord, PackageRecord, PublisherTokenRecord, ReleaseRecord,
+  SearchHit, ServedArtifact, ThrottleRecord, TokenRecord, TrustedPublisherRecord, UserRecord, UserSecurityFields, WebAuthnCredentialRecord, WebSessionRecord,
 } from '../store.ts';
 
 type Row = Record<string, unknown>;
@@ -13,9 +13,58 @@ const num = (v: unknown): number => Number(v);
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
+/**
+ * A closed-set column read back. An unknown value is a fault, not a default: reading a mangled
+ * `tfa_mode` as "no second factor" would switch off a user's 2FA.
+ */
+function oneOf<T extends string>(v: unknown, allowed: readonly T[], column: string): T {
+  if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
+  throw new Error(`metadata store: unexpected value in ${column}`);
+}
+const oneOfOrNull = <T extends string>(v: unknown, allowed: readonly T[], column: string): T | null =>
+  (v === null || v === undefined ? null : oneOf(v, allowed, column));
+
 const toUser = (r: Row): UserRecord => ({
   id: num(r.id), name: String(r.name), email: String(r.email), passwordHash: String(r.password_hash),
   isAdmin: bool(r.is_admin), createdAt: num(r.created_at), updatedAt: num(r.updated_at),
+  emailVerifiedAt: numOrNull(r.email_verified_at), tfaMode: oneOfOrNull(r.tfa_mode, ['auth-only', 'auth-and-writes'], 'users.tfa_mode'),
+  totpSecret: strOrNull(r.totp_secret), totpPendingSecret: strOrNull(r.totp_pending_secret), totpPendingAt: numOrNull(r.totp_pending_at),
+  totpPendingMode: oneOfOrNull(r.totp_pending_mode, ['auth-only', 'auth-and-writes'], 'users.totp_pending_mode'),
+  totpLastStep: numOrNull(r.totp_last_step), totpLastCredential: strOrNull(r.totp_last_credential), webauthnHandle: strOrNull(r.webauthn_handle),
+  passwordLeaked: bool(r.password_leaked),
+});
+
+const toEmailToken = (r: Row): EmailTokenRecord => ({
+  tokenHash: String(r.token_hash), userId: num(r.user_id), purpose: oneOf(r.purpose, ['verify', 'change'], 'email_tokens.purpose'),
+  email: String(r.email), createdAt: num(r.created_at), expiresAt: num(r.expires_at), usedAt: numOrNull(r.used_at),
+});
+
+const toWebAuthnCredential = (r: Row): WebAuthnCredentialRecord => ({
+  id: String(r.id), userId: num(r.user_id), publicKey: String(r.public_key), counter: num(r.counter),
+  transports: JSON.parse(String(r.transports)) as string[], name: String(r.name), backedUp: bool(r.backed_up),
+  deviceType: String(r.device_type), createdAt: num(r.created_at), lastUsedAt: numOrNull(r.last_used_at),
+});
+
+const toWebSession = (r: Row): WebSessionRecord => ({
+  idHash: String(r.id_hash), userId: numOrNull(r.user_id), csrfToken: String(r.csrf_token), createdAt: num(r.created_at),
+  lastSeenAt: num(r.last_seen_at), expiresAt: num(r.expires_at), absoluteExpiresAt: num(r.absolute_expires_at),
+  ip: strOrNull(r.ip), userAgent: strOrNull(r.user_agent), data: String(r.data),
+});
+
+const toThrottle = (r: Row): ThrottleRecord => ({
+  key: String(r.key), failures: num(r.failures), firstFailureAt: num(r.first_failure_at), lockedUntil: numOrNull(r.locked_until),
+  nextAllowedAt: num(r.next_allowed_at),
+});
+
+const toOtpChallenge = (r: Row): OtpChallengeRecord => ({
+  id: String(r.id), doneHash: String(r.done_hash), userId: num(r.user_id), createdAt: num(r.created_at), expiresAt: num(r.expires_at),
+  approvedAt: numOrNull(r.approved_at), method: oneOfOrNull(r.method, ['totp', 'webauthn', 'recovery'], 'otp_challenges.method'),
+  otpHash: strOrNull(r.otp_hash),
+});
+
+const toEvent = (r: Row): EventRecord => ({
+  id: num(r.id), at: num(r.at), type: String(r.type), actorId: numOrNull(r.actor_id), ecosystem: strOrNull(r.ecosystem),
+  packageName: strOrNull(r.package_name), version: strOrNull(r.version), data: JSON.parse(String(r.data)) as Record<string, unknown>,
 });
 
 const toToken = (r: Row): TokenRecord => ({
@@ -23,6 +72,7 @@ const toToken = (r: Row): TokenRecord => ({
   kind: r.kind === 'api' ? 'api' : 'session', name: strOrNull(r.name), readonly: bool(r.readonly),
   cidrWhitelist: r.cidr_whitelist ? (JSON.parse(String(r.cidr_whitelist)) as string[]) : null,
   createdAt: num(r.created_at), expiresAt: numOrNull(r.expires_at), lastUsedAt: numOrNull(r.last_used_at), lastUsedIp: strOrNull(r.last_used_ip),
+  bypass2fa: bool(r.bypass_2fa),
 });
 
 const toLogin = (r: Row): LoginSessionRecord => ({
@@ -36,6 +86,7 @@ const toPackage = (r: Row): PackageRecord => ({
   keywords: String(r.keywords), latestVersion: strOrNull(r.latest_version), deletedAt: numOrNull(r.deleted_at),
   trustedPublishingOnly: Boolean(num(r.trusted_publishing_only ?? 0)),
   provenanceChangeUntil: numOrNull(r.provenance_change_until ?? null),
+  critical: bool(r.critical),
 });
 
 const toRelease = (r: Row): ReleaseRecord => ({
@@ -73,7 +124,19 @@ const toArtifact = (r: Row): ArtifactRecord => ({
 const PACKAGE_COLUMNS: Record<string, string> = {
   createdAt: 'created_at', modifiedAt: 'modified_at', rev: 'rev', access: 'access', description: 'description',
   keywords: 'keywords', latestVersion: 'latest_version', deletedAt: 'deleted_at', trustedPublishingOnly: 'trusted_publishing_only',
-  provenanceChangeUntil: 'provenance_change_until',
+  provenanceChangeUntil: 'provenance_change_until', critical: 'critical',
+};
+const USER_COLUMNS: Record<keyof UserSecurityFields, string> = {
+  email: 'email', passwordHash: 'password_hash', emailVerifiedAt: 'email_verified_at', tfaMode: 'tfa_mode', totpSecret: 'totp_secret',
+  totpPendingSecret: 'totp_pending_secret', totpPendingAt: 'totp_pending_at', totpPendingMode: 'totp_pending_mode', totpLastStep: 'totp_last_step',
+  totpLastCredential: 'totp_last_credential', webauthnHandle: 'webauthn_handle', passwordLeaked: 'password_leaked', updatedAt: 'updated_at',
+};
+const WEB_SESSION_COLUMNS: Record<keyof Omit<WebSessionRecord, 'idHash'>, string> = {
+  userId: 'user_id', csrfToken: 'csrf_token', createdAt: 'created_at', lastSeenAt: 'last_seen_at', expiresAt: 'expires_at',
+  absoluteExpiresAt: 'absolute_expires_at', ip: 'ip', userAgent: 'user_agent', data: 'data',
+};
+const OTP_CHALLENGE_COLUMNS: Record<'approvedAt' | 'method' | 'otpHash' | 'expiresAt', string> = {
+  approvedAt: 'approved_at', method: 'method', otpHash: 'otp_hash', expiresAt: 'expires_at',
 };
 const RELEASE_COLUMNS: Record<string, string> = {
   state: 'state', unpublishedAt: 'unpublished_at', deprecated: 'deprecated', fragmentFull: 'fragment_full', fragmentAbbrev: 'fragment_abbrev', signatures: 'signatures',
@@ -103,8 +166,8 @@ class SqlOps implements MetadataOps {
 
   async insertUser(u: NewUser): Promise<UserRecord> {
     const row = await this.x.get<Row>(
-      'INSERT INTO users (name, email, password_hash, is_admin, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *',
-      [u.name, u.email, u.passwordHash, u.isAdmin ? 1 : 0, u.createdAt, u.updatedAt],
+      'INSERT INTO users (name, email, password_hash, is_admin, created_at, updated_at, email_verified_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *',
+      [u.name, u.email, u.passwordHash, u.isAdmin ? 1 : 0, u.createdAt, u.updatedAt, u.emailVerifiedAt ?? null],
     );
     return toUser(row as Row);
   }
@@ -119,6 +182,149 @@ class SqlOps implements MetadataOps {
   async countUsers(): Promise<number> {
     const r = await this.x.get<Row>('SELECT COUNT(*) AS n FROM users');
     return num(r?.n ?? 0);
+  }
+  async updateUser(id: number, fields: Partial<UserSecurityFields>): Promise<void> {
+    const { set, params } = updateSet(fields, USER_COLUMNS);
+    if (set) await this.x.run(`UPDATE users SET ${set} WHERE id = ?`, [...params, id]);
+  }
+  async findUserByEmail(email: string): Promise<UserRecord[]> {
+    // Same expression as the users_email_lower index.
+    return (await this.x.all<Row>('SELECT * FROM users WHERE LOWER(email) = LOWER(?) ORDER BY id', [email])).map(toUser);
+  }
+  async findUserByWebAuthnHandle(handle: string): Promise<UserRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM users WHERE webauthn_handle = ?', [handle]);
+    return r && toUser(r);
+  }
+
+  async insertEmailToken(t: EmailTokenRecord): Promise<void> {
+    await this.x.run('INSERT INTO email_tokens (token_hash, user_id, purpose, email, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      [t.tokenHash, t.userId, t.purpose, t.email, t.createdAt, t.expiresAt, t.usedAt]);
+  }
+  async findEmailToken(tokenHash: string): Promise<EmailTokenRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM email_tokens WHERE token_hash = ?', [tokenHash]);
+    return r && toEmailToken(r);
+  }
+  async useEmailToken(tokenHash: string, at: number): Promise<boolean> {
+    // One conditional UPDATE: of two concurrent uses exactly one changes the row.
+    return (await this.x.run('UPDATE email_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL', [at, tokenHash])).changes > 0;
+  }
+
+  async replaceRecoveryCodes(userId: number, codeHashes: readonly string[], at: number): Promise<void> {
+    await this.x.run('DELETE FROM recovery_codes WHERE user_id = ?', [userId]);
+    if (codeHashes.length === 0) return;
+    await this.x.run(`INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ${codeHashes.map(() => '(?, ?, ?)').join(', ')}`,
+      codeHashes.flatMap((h) => [userId, h, at]));
+  }
+  async useRecoveryCode(userId: number, codeHash: string, at: number): Promise<boolean> {
+    return (await this.x.run('UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL', [at, userId, codeHash])).changes > 0;
+  }
+  async countUnusedRecoveryCodes(userId: number): Promise<number> {
+    const r = await this.x.get<Row>('SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = ? AND used_at IS NULL', [userId]);
+    return num(r?.n ?? 0);
+  }
+
+  async insertWebAuthnCredential(c: WebAuthnCredentialRecord): Promise<void> {
+    await this.x.run(
+      `INSERT INTO webauthn_credentials (id, user_id, public_key, counter, transports, name, backed_up, device_type, created_at, last_used_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [c.id, c.userId, c.publicKey, c.counter, JSON.stringify(c.transports), c.name, c.backedUp ? 1 : 0, c.deviceType, c.createdAt, c.lastUsedAt],
+    );
+  }
+  async listWebAuthnCredentials(userId: number): Promise<WebAuthnCredentialRecord[]> {
+    return (await this.x.all<Row>('SELECT * FROM webauthn_credentials WHERE user_id = ? ORDER BY created_at, id', [userId])).map(toWebAuthnCredential);
+  }
+  async findWebAuthnCredential(id: string): Promise<WebAuthnCredentialRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM webauthn_credentials WHERE id = ?', [id]);
+    return r && toWebAuthnCredential(r);
+  }
+  async updateWebAuthnCredential(id: string, counter: number, lastUsedAt: number): Promise<void> {
+    await this.x.run('UPDATE webauthn_credentials SET counter = ?, last_used_at = ? WHERE id = ?', [counter, lastUsedAt, id]);
+  }
+  async deleteWebAuthnCredential(userId: number, id: string): Promise<boolean> {
+    return (await this.x.run('DELETE FROM webauthn_credentials WHERE user_id = ? AND id = ?', [userId, id])).changes > 0;
+  }
+
+  async insertWebSession(s: WebSessionRecord): Promise<void> {
+    await this.x.run(
+      `INSERT INTO web_sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, expires_at, absolute_expires_at, ip, user_agent, data)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [s.idHash, s.userId, s.csrfToken, s.createdAt, s.lastSeenAt, s.expiresAt, s.absoluteExpiresAt, s.ip, s.userAgent, s.data],
+    );
+  }
+  async findWebSession(idHash: string): Promise<WebSessionRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM web_sessions WHERE id_hash = ?', [idHash]);
+    return r && toWebSession(r);
+  }
+  async updateWebSession(idHash: string, fields: Partial<Omit<WebSessionRecord, 'idHash'>>): Promise<void> {
+    const { set, params } = updateSet(fields, WEB_SESSION_COLUMNS);
+    if (set) await this.x.run(`UPDATE web_sessions SET ${set} WHERE id_hash = ?`, [...params, idHash]);
+  }
+  async deleteWebSession(idHash: string): Promise<void> {
+    await this.x.run('DELETE FROM web_sessions WHERE id_hash = ?', [idHash]);
+  }
+  async deleteUserWebSessions(userId: number, exceptIdHash?: string): Promise<void> {
+    if (exceptIdHash === undefined) await this.x.run('DELETE FROM web_sessions WHERE user_id = ?', [userId]);
+    else await this.x.run('DELETE FROM web_sessions WHERE user_id = ? AND id_hash <> ?', [userId, exceptIdHash]);
+  }
+  async deleteExpiredWebSessions(now: number): Promise<void> {
+    await this.x.run('DELETE FROM web_sessions WHERE expires_at < ? OR absolute_expires_at < ?', [now, now]);
+  }
+
+  async getThrottle(key: string): Promise<ThrottleRecord | undefined> {
+    // Inside a PostgreSQL transaction the row stays locked until the caller's putThrottle, so
+    // parallel guesses cannot all read the same count (SQLite's BEGIN IMMEDIATE already serialises).
+    const lock = this.dialect === 'postgres' ? ' FOR UPDATE' : '';
+    const r = await this.x.get<Row>(`SELECT * FROM throttles WHERE key = ?${lock}`, [key]);
+    return r && toThrottle(r);
+  }
+  async putThrottle(t: ThrottleRecord): Promise<void> {
+    await this.x.run(
+      `INSERT INTO throttles (key, failures, first_failure_at, locked_until, next_allowed_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, first_failure_at = excluded.first_failure_at,
+         locked_until = excluded.locked_until, next_allowed_at = excluded.next_allowed_at`,
+      [t.key, t.failures, t.firstFailureAt, t.lockedUntil, t.nextAllowedAt],
+    );
+  }
+  async deleteThrottle(key: string): Promise<void> {
+    await this.x.run('DELETE FROM throttles WHERE key = ?', [key]);
+  }
+
+  async insertOtpChallenge(c: OtpChallengeRecord): Promise<void> {
+    await this.x.run(
+      'INSERT INTO otp_challenges (id, done_hash, user_id, created_at, expires_at, approved_at, method, otp_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      [c.id, c.doneHash, c.userId, c.createdAt, c.expiresAt, c.approvedAt, c.method, c.otpHash],
+    );
+  }
+  async findOtpChallenge(id: string): Promise<OtpChallengeRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM otp_challenges WHERE id = ?', [id]);
+    return r && toOtpChallenge(r);
+  }
+  async findOtpChallengeByDoneHash(doneHash: string): Promise<OtpChallengeRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM otp_challenges WHERE done_hash = ?', [doneHash]);
+    return r && toOtpChallenge(r);
+  }
+  async findOtpChallengeByOtpHash(otpHash: string): Promise<OtpChallengeRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM otp_challenges WHERE otp_hash = ?', [otpHash]);
+    return r && toOtpChallenge(r);
+  }
+  async updateOtpChallenge(id: string, fields: Partial<Pick<OtpChallengeRecord, 'approvedAt' | 'method' | 'otpHash' | 'expiresAt'>>): Promise<void> {
+    const { set, params } = updateSet(fields, OTP_CHALLENGE_COLUMNS);
+    if (set) await this.x.run(`UPDATE otp_challenges SET ${set} WHERE id = ?`, [...params, id]);
+  }
+  async deleteExpiredOtpChallenges(now: number): Promise<void> {
+    await this.x.run('DELETE FROM otp_challenges WHERE expires_at < ?', [now]);
+  }
+
+  async recordDevice(userId: number, deviceHash: string, at: number): Promise<boolean> {
+    // The primary key decides "new" atomically: of two first logins at once, one is told it is new.
+    const inserted = await this.x.run('INSERT INTO known_devices (user_id, device_hash, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      [userId, deviceHash, at, at]);
+    if (inserted.changes > 0) return true;
+    await this.x.run('UPDATE known_devices SET last_seen_at = ? WHERE user_id = ? AND device_hash = ?', [at, userId, deviceHash]);
+    return false;
+  }
+  async listUserEvents(userId: number, limit: number): Promise<EventRecord[]> {
+    return (await this.x.all<Row>('SELECT * FROM events WHERE actor_id = ? ORDER BY at DESC, id DESC LIMIT ?', [userId, limit])).map(toEvent);
   }
 
   async findOrInsertTrustedPublisher(p: Omit<TrustedPublisherRecord, 'id' | 'binding'>): Promise<TrustedPublisherRecord> {
@@ -209,10 +415,10 @@ class SqlOps implements MetadataOps {
 
   async insertToken(t: TokenRecord): Promise<void> {
     await this.x.run(
-      `INSERT INTO tokens (id, user_id, token_hash, display_prefix, kind, name, readonly, cidr_whitelist, created_at, expires_at, last_used_at, last_used_ip)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO tokens (id, user_id, token_hash, display_prefix, kind, name, readonly, cidr_whitelist, created_at, expires_at, last_used_at, last_used_ip, bypass_2fa)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [t.id, t.userId, t.tokenHash, t.displayPrefix, t.kind, t.name, t.readonly ? 1 : 0, t.cidrWhitelist ? JSON.stringify(t.cidrWhitelist) : null,
-        t.createdAt, t.expiresAt, t.lastUsedAt, t.lastUsedIp],
+        t.createdAt, t.expiresAt, t.lastUsedAt, t.lastUsedIp, t.bypass2fa ? 1 : 0],
     );
   }
   async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
@@ -444,6 +650,11 @@ export class SqlMetadataStore extends SqlOps implements MetadataStore {
 
   transaction<T>(fn: (tx: MetadataOps) => Promise<T>): Promise<T> {
     return this.db.transaction((x) => fn(new SqlOps(x, this.db.dialect)));
+  }
+
+  /** Outside a caller's transaction the delete and the insert still commit together: never zero codes after a crash. */
+  override replaceRecoveryCodes(userId: number, codeHashes: readonly string[], at: number): Promise<void> {
+    return this.transaction((tx) => tx.replaceRecoveryCodes(userId, codeHashes, at));
   }
 
   changeMarker(): string | null {
