@@ -94,7 +94,7 @@ export async function startAttestry(o: AttestryOptions): Promise<Server> {
   const proc = start('attestry', 'taskset', ['-c', SERVER_CORE, o.nodeBin, ...PRODUCTION_NODE_FLAGS, ...(o.extraNodeArgs ?? []), 'dist/cli/main.js', 'serve'], {
     cwd: o.root,
     logFile: o.logFile,
-    env: { ...process.env, ...o.env, ATTESTRY_DATA_DIR: o.dataDir, ATTESTRY_PORT: '0', ATTESTRY_HOST: '127.0.0.1' },
+    env: { ...process.env, ...o.env, ATTESTRY_DATA_DIR: o.dataDir, ATTESTRY_PORT: '0', ATTESTRY_HOST: '127.0.0.1', ATTESTRY_REQUIRE_VERIFIED_EMAIL: 'false', ATTESTRY_REQUIRE_MFA: 'false', ...o.env },
   });
   const line = await waitForLogLine(o.logFile, (j) => j.msg === 'registry listening', 60_000, proc);
   const url = String(line.url).replace(/\/+$/, '');

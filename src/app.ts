@@ -21,7 +21,19 @@ import { buildTrustRoots, loadTrustRootFile, publicGoodTrustedRoot, type TrustRo
 import { verifyNpmProvenance } from './security/provenance/npm-provenance.ts';
 import { RegistryKeyRing } from './security/signing/registry-keys.ts';
 import { Authorizer } from './security/authz/authorize.ts';
-import { ANONYMOUS } from './security/authz/principal.ts';
+import { ANONYMOUS, type UserPrincipal } from './security/authz/principal.ts';
+import { AttestryError } from './core/errors.ts';
+import type { AccountSecurityDeps } from './core/accounts/account-service.ts';
+import { EmailVerification } from './core/accounts/email-verification.ts';
+import { Notifier, type SecurityNotice } from './core/accounts/notifier.ts';
+import { SecondFactors } from './core/accounts/second-factors.ts';
+import { Throttling } from './core/accounts/throttling.ts';
+import { WebSessions } from './core/accounts/web-sessions.ts';
+import { createMailer } from './mail/create-mailer.ts';
+import type { Mailer } from './mail/mailer.ts';
+import { directoryRangeSource, httpRangeSource, LeakedPasswordChecker } from './security/passwords/leaked.ts';
+import { systemResolver } from './security/email/mail-domain.ts';
+import { webAuthnPolicyFor, type WebAuthnPolicy } from './security/mfa/webauthn.ts';
 import type { MetadataStore } from './storage/metadata/store.ts';
 import type { BlobStore } from './storage/blobs/store.ts';
 import type { SqlDatabase } from './storage/metadata/sql/driver.ts';
@@ -70,8 +82,33 @@ export async function openStorage(config: Config): Promise<Storage> {
   return { db, store: new SqlMetadataStore(db), blobs: new FsBlobStore(path.join(config.dataDir, 'blobs'), { fsync: config.fsyncBlobs }) };
 }
 
-export function accountService(config: Config, store: MetadataStore, log: Logger, clock: Clock = systemClock): AccountService {
-  return new AccountService(store, { registrationOpen: config.registrationOpen, sessionTokenDays: config.sessionTokenDays }, clock, log);
+export function accountService(config: Config, store: MetadataStore, log: Logger, clock: Clock = systemClock, security?: AccountSecurityDeps): AccountService {
+  const s = config.security;
+  return new AccountService(store, {
+    registrationOpen: config.registrationOpen, cliSessionHours: s.cliSessionHours, writeTokenDefaultDays: s.writeTokenDefaultDays,
+    writeTokenMaxDays: s.writeTokenMaxDays, requireVerifiedEmail: s.requireVerifiedEmail,
+  }, clock, log, security);
+}
+
+/** Mail goes to SMTP when configured, else to the outbox directory (default <dataDir>/outbox, announced at start). */
+function mailerFor(config: Config, publicUrl: string, log: Logger): Mailer & { close(): void } {
+  const outboxDir = config.mailOutbox ?? (config.mail.smtpUrl === undefined ? path.join(config.dataDir, 'outbox') : undefined);
+  if (config.mailOutbox === undefined && config.mail.smtpUrl === undefined) log.warn('no mail server configured: outgoing mail (verification links, security notices) is written to the outbox directory', { outbox: outboxDir });
+  try {
+    const mailer = createMailer({ outboxDir, smtpUrl: config.mail.smtpUrl, from: config.mail.from, publicUrl }, log);
+    if (!mailer) throw new Error('no mailer could be built');
+    return mailer;
+  } catch (e) {
+    throw new ConfigError(`mail: ${(e as Error).message}`);
+  }
+}
+
+function leakedPasswordChecker(config: Config): LeakedPasswordChecker {
+  const s = config.security;
+  if (s.leakedPasswordRangeUrl !== undefined && s.leakedPasswordRangeDir !== undefined) throw new ConfigError('security: set leakedPasswordRangeUrl or leakedPasswordRangeDir, not both');
+  const source = s.leakedPasswordRangeUrl !== undefined ? httpRangeSource(s.leakedPasswordRangeUrl)
+    : s.leakedPasswordRangeDir !== undefined ? directoryRangeSource(s.leakedPasswordRangeDir) : null;
+  return new LeakedPasswordChecker(source);
 }
 
 function failpointFromEnv(log: Logger): Failpoint {
@@ -119,12 +156,16 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
   const keys = RegistryKeyRing.open(keyFileFor(config), clock);
   const { store, blobs } = storage;
   const metrics = new Metrics();
-  const authorizer = new Authorizer(log);
-  const accounts = accountService(config, store, log, clock);
+  const authorizer = new Authorizer(log, { requireVerifiedEmail: config.security.requireVerifiedEmail, requireMfaForMaintainers: config.security.requireMfaForMaintainers });
+  const leaked = leakedPasswordChecker(config);
 
   const handlers: Handler[] = [];
-  // Built once the public URL (the OIDC audience) is known, after listening.
-  const late: { trust?: TrustedPublishing } = {};
+  // Built once the public URL (the OIDC audience, links in mail, the WebAuthn origin) is known, after listening.
+  const late: { trust?: TrustedPublishing; accounts?: AccountService } = {};
+  const accountsNow = (): AccountService => {
+    if (!late.accounts) throw new AttestryError('unavailable', 'STARTING', 'The registry is starting; try again in a moment');
+    return late.accounts;
+  };
   const server = new HttpServer({
     log,
     metrics,
@@ -134,18 +175,23 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
       if (cred.kind === 'bearer') {
         // User tokens are by far the common case; a minted trusted-publishing token is looked up
         // only when the value is no user's token.
+        let user;
         try {
-          return await accounts.resolveToken(cred.token, ctx.ip);
+          user = await accountsNow().resolveToken(cred.token, ctx.ip);
         } catch (e) {
           const grant = await late.trust?.resolveToken(cred.token);
           if (grant) return grant;
           throw e;
         }
+        return withOtp(user, ctx.req.headers['npm-otp'], ctx.ip);
       }
-      if (cred.kind === 'basic') return accounts.resolvePassword(cred.username, cred.password);
+      if (cred.kind === 'basic') return withOtp(await accountsNow().resolvePassword(cred.username, cred.password, ctx.ip), ctx.req.headers['npm-otp'], ctx.ip);
       return ANONYMOUS;
     },
   });
+  /** A second factor sent with the request (npm's `npm-otp`) is verified once, here, into the principal. */
+  const withOtp = async (p: UserPrincipal, header: string | string[] | undefined, ip: string | null): Promise<UserPrincipal> =>
+    typeof header === 'string' && header.length > 0 ? accountsNow().withPresentedOtp(p, header, ip) : p;
   const address = await server.listen(config.port, config.host);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const publicUrl = config.publicUrl ?? `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
@@ -155,11 +201,28 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
     archiveLimits: { maxCompressedBytes: config.limits.maxTarballBytes, maxUncompressedBytes: config.limits.maxUnpackedBytes, maxEntries: config.limits.maxTarballEntries },
     maxManifestBytes: config.limits.maxManifestBytes,
   });
+  const mailer = mailerFor(config, publicUrl, log);
+  const notifier = new Notifier(mailer, log, publicUrl);
+  const throttling = new Throttling(store, clock, log);
+  const emailVerification = new EmailVerification({ store, notifier, clock, log, publicUrl, resolver: systemResolver });
+  let webauthn: WebAuthnPolicy | null = null;
+  try {
+    webauthn = webAuthnPolicyFor(publicUrl);
+  } catch (e) {
+    log.warn('passkeys are off: browsers allow WebAuthn only on a host name over https, or on localhost', { publicUrl, reason: (e as Error).message });
+  }
+  const secondFactors = new SecondFactors({ store, throttling, notifier, clock, log, webauthn, issuer: `Attestry (${new URL(publicUrl).host})`, publicUrl });
+  const accounts = (late.accounts = accountService(config, store, log, clock, { throttling, secondFactors, emailVerification, notifier, leaked }));
+  const webSessions = new WebSessions(store, clock, { idleMs: config.security.webSessionIdleMinutes * 60_000, absoluteMs: config.security.webSessionMaxHours * 3_600_000 });
   const newlySigned = await signUnsignedReleases(store, eco, keys, log);
   await reprojectIfNeeded(store, eco, clock, log, { force: newlySigned > 0 });
   const packages = new PackageService({ store, authorizer, unpublishPolicy: config.unpublish, clock, log });
   const verifier = new OidcVerifier({ issuers, audiences: audiencesFor(publicUrl), log });
-  const trust = (late.trust = new TrustedPublishing({ store, authorizer, verifier, clock, log }));
+  const notifyUser = async (userId: number, notice: SecurityNotice) => {
+    const u = await store.findUserById(userId);
+    if (u) await notifier.notice(u, notice);
+  };
+  const trust = (late.trust = new TrustedPublishing({ store, authorizer, verifier, clock, log, notify: notifyUser }));
   // Provenance is accepted from the CI issuers this registry knows (public ones and the operator's).
   const issuerSupported = (iss: string) => verifier.issuerEntry(iss) !== undefined;
   const provenance: ProvenanceVerifier = { verify: (bundle, expect) => verifyNpmProvenance(bundle, roots, { ...expect, issuerSupported }) };
@@ -190,6 +253,7 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
     async close() {
       stopTrim();
       stopSourceChecks();
+      mailer.close();
       await server.close();
       await store.close();
       log.info('registry stopped');

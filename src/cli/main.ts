@@ -8,6 +8,8 @@ import { createJsonLogger } from '../observability/json-logger.ts';
 import { isAttestryError } from '../core/errors.ts';
 import { VERSION } from '../version.ts';
 import { checkStorage } from '../core/maintenance/storage-check.ts';
+import { Throttling } from '../core/accounts/throttling.ts';
+import { systemClock } from '../core/clock.ts';
 
 const USAGE = `attestry ${VERSION}
 
@@ -16,6 +18,10 @@ Usage:
   attestry user create <name> --email <address> [--admin] --password-stdin
                                       create an account without the web or npm flow
                                       (works even when registration is closed)
+  attestry user unlock <name>         clear the account's failed-attempt counters (lockout) now
+  attestry package critical <name> [--off]
+                                      mark a package critical: every write then needs a passkey
+                                      (phishing-resistant MFA), no token may bypass it
   attestry check                      verify stored data: every artifact's blob exists and
                                       matches its digest, no half-written release (exit 1 if not)
   attestry keys list                  list the registry signing keys (current and retired)
@@ -69,6 +75,38 @@ async function userCreate(args: string[]): Promise<void> {
   }
 }
 
+async function userUnlock(args: string[]): Promise<void> {
+  const name = args[0];
+  if (!name) throw new UsageError('user unlock needs <name>');
+  const config = loadConfig();
+  const { store } = await openStorage(config);
+  try {
+    const user = await store.findUserByName(name.toLowerCase());
+    if (!user) throw new UsageError(`no user named ${name}`);
+    await new Throttling(store, systemClock, createJsonLogger('warn', (l) => process.stderr.write(l))).unlock(user.id);
+    await store.insertEvent({ at: Date.now(), type: 'account.unlocked', actorId: user.id, ecosystem: null, packageName: null, version: null, data: { by: 'administrator' } });
+    process.stdout.write(`unlocked ${user.name}\n`);
+  } finally {
+    await store.close();
+  }
+}
+
+async function packageCritical(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { off: { type: 'boolean', default: false } } });
+  const name = positionals[0];
+  if (!name) throw new UsageError('package critical needs <name>');
+  const { store } = await openStorage(loadConfig());
+  try {
+    const pkg = await store.findPackage('npm', name);
+    if (!pkg) throw new UsageError(`no package named ${name}`);
+    await store.updatePackage(pkg.id, { critical: !values.off });
+    await store.insertEvent({ at: Date.now(), type: values.off ? 'package.critical-unmarked' : 'package.critical-marked', actorId: null, ecosystem: 'npm', packageName: name, version: null, data: { by: 'administrator' } });
+    process.stdout.write(`${name} is ${values.off ? 'no longer ' : ''}critical\n`);
+  } finally {
+    await store.close();
+  }
+}
+
 async function check(): Promise<void> {
   const { store, blobs } = await openStorage(loadConfig());
   try {
@@ -88,6 +126,8 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'serve') return serve();
   if (command === 'user' && sub === 'create') return userCreate(rest);
   if (command === 'check') return check();
+  if (command === 'user' && sub === 'unlock') return userUnlock(rest);
+  if (command === 'package' && sub === 'critical') return packageCritical(rest);
   if (command === 'verify') {
     process.exitCode = await runVerifyCommand(sub === undefined ? [] : [sub, ...rest]);
     return;

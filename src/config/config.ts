@@ -47,6 +47,34 @@ export interface ProvenanceConfig {
   maxChangeWindowDays: number;
 }
 
+/** Account security (docs/account-security.md). */
+export interface SecurityConfig {
+  /** Unverified accounts cannot publish, create tokens or recover (AUTHN-1.1). */
+  requireVerifiedEmail: boolean;
+  /** Every package write by a person needs an enrolled second factor, and an OTP unless the token bypasses it (AUTHN-2.3). */
+  requireMfaForMaintainers: boolean;
+  /** Lifetime of a CLI login token (npm login), in hours. */
+  cliSessionHours: number;
+  /** Browser sessions end after this much inactivity. */
+  webSessionIdleMinutes: number;
+  /** …and at the latest this long after they began. */
+  webSessionMaxHours: number;
+  /** Default and maximum lifetime of tokens that can write. */
+  writeTokenDefaultDays: number;
+  writeTokenMaxDays: number;
+  /** k-anonymity range source for leaked passwords (the HIBP range API format), or unset. */
+  leakedPasswordRangeUrl: string | undefined;
+  /** The same as files `<dir>/<PREFIX>.txt`, for air-gapped installs. */
+  leakedPasswordRangeDir: string | undefined;
+}
+
+export interface MailConfig {
+  /** `smtp://user:pass@host:587` or `smtps://…`; unset: mail goes to the outbox directory. */
+  smtpUrl: string | undefined;
+  /** Sender; default `Attestry <noreply@<public host>>`. */
+  from: string | undefined;
+}
+
 /** Registry signing keys (docs/registry-signatures.md). */
 export interface SigningConfig {
   /** The key-ring file; absent: <dataDir>/keys/registry-keys.json. Share one file between nodes. */
@@ -67,13 +95,13 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   unpublish: UnpublishPolicyConfig;
   limits: LimitsConfig;
-  /** Lifetime of a token minted by `npm login`, in days. */
-  sessionTokenDays: number;
   /** Write blobs with fsync before the metadata commit (durability across power loss). */
   fsyncBlobs: boolean;
   trustedPublishing: TrustedPublishingConfig;
   provenance: ProvenanceConfig;
   signing: SigningConfig;
+  security: SecurityConfig;
+  mail: MailConfig;
 }
 
 export class ConfigError extends Error {
@@ -100,13 +128,27 @@ const FIELDS: Field[] = [
   { key: 'mailOutbox', env: 'ATTESTRY_MAIL_OUTBOX', kind: 'optional-string' },
   { key: 'registrationOpen', env: 'ATTESTRY_REGISTRATION_OPEN', kind: 'bool' },
   { key: 'logLevel', env: 'ATTESTRY_LOG_LEVEL', kind: 'level' },
-  { key: 'sessionTokenDays', env: 'ATTESTRY_SESSION_TOKEN_DAYS', kind: 'int' },
   { key: 'fsyncBlobs', env: 'ATTESTRY_FSYNC_BLOBS', kind: 'bool' },
   { key: 'unpublish', env: undefined, kind: 'string' },
   { key: 'limits', env: undefined, kind: 'string' },
   { key: 'trustedPublishing', env: undefined, kind: 'string' },
   { key: 'provenance', env: undefined, kind: 'string' },
   { key: 'signing', env: undefined, kind: 'string' },
+  { key: 'security', env: undefined, kind: 'string' },
+  { key: 'mail', env: undefined, kind: 'string' },
+];
+
+export const DEFAULT_SECURITY: SecurityConfig = {
+  requireVerifiedEmail: true, requireMfaForMaintainers: true, cliSessionHours: 2, webSessionIdleMinutes: 120, webSessionMaxHours: 12,
+  writeTokenDefaultDays: 7, writeTokenMaxDays: 90, leakedPasswordRangeUrl: undefined, leakedPasswordRangeDir: undefined,
+};
+
+/** Security switches that tests and operators set from the environment. */
+const SECURITY_ENV: Array<[keyof SecurityConfig, string, Kind]> = [
+  ['requireVerifiedEmail', 'ATTESTRY_REQUIRE_VERIFIED_EMAIL', 'bool'],
+  ['requireMfaForMaintainers', 'ATTESTRY_REQUIRE_MFA', 'bool'],
+  ['leakedPasswordRangeUrl', 'ATTESTRY_LEAKED_PASSWORD_RANGE_URL', 'optional-string'],
+  ['leakedPasswordRangeDir', 'ATTESTRY_LEAKED_PASSWORD_RANGE_DIR', 'optional-string'],
 ];
 
 export const DEFAULT_PROVENANCE: ProvenanceConfig = { publicGoodRoot: true, trustedRoots: [], sourceCheckIntervalHours: 24, sourceChecker: 'none', maxChangeWindowDays: 30 };
@@ -133,11 +175,12 @@ function defaults(): Config {
     logLevel: 'info',
     unpublish: { ...DEFAULT_UNPUBLISH },
     limits: { ...DEFAULT_LIMITS },
-    sessionTokenDays: 30,
     fsyncBlobs: true,
     trustedPublishing: { issuers: [] },
     provenance: { ...DEFAULT_PROVENANCE, trustedRoots: [] },
     signing: { keyFile: undefined },
+    security: { ...DEFAULT_SECURITY },
+    mail: { smtpUrl: undefined, from: undefined },
   };
 }
 
@@ -175,6 +218,31 @@ function parseProvenance(raw: unknown, where: string): ProvenanceConfig {
   }
   if (parsed.maxChangeWindowDays < 1) throw new ConfigError(`${where}.maxChangeWindowDays: expected at least 1`);
   return { ...parsed, sourceChecker: (sourceChecker as 'none' | 'http' | undefined) ?? 'none', trustedRoots: ((trustedRoots as string[] | undefined) ?? []).map((f) => path.resolve(f)) };
+}
+
+function parseSecurity(raw: unknown, where: string): SecurityConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${where}: expected an object`);
+  const { leakedPasswordRangeUrl, leakedPasswordRangeDir, ...scalars } = raw as Record<string, unknown>;
+  const { leakedPasswordRangeUrl: _u, leakedPasswordRangeDir: _d, ...base } = DEFAULT_SECURITY;
+  const parsed = parseObject(base, scalars, where);
+  for (const [k, min] of [['cliSessionHours', 1], ['webSessionIdleMinutes', 1], ['webSessionMaxHours', 1], ['writeTokenDefaultDays', 1], ['writeTokenMaxDays', 1]] as const) {
+    if (parsed[k] < min) throw new ConfigError(`${where}.${k}: expected at least ${min}`);
+  }
+  if (parsed.writeTokenDefaultDays > parsed.writeTokenMaxDays) throw new ConfigError(`${where}.writeTokenDefaultDays: must not exceed writeTokenMaxDays`);
+  return {
+    ...parsed,
+    leakedPasswordRangeUrl: leakedPasswordRangeUrl === undefined ? undefined : (parseScalar('url', leakedPasswordRangeUrl, `${where}.leakedPasswordRangeUrl`) as string),
+    leakedPasswordRangeDir: leakedPasswordRangeDir === undefined ? undefined : path.resolve(parseScalar('string', leakedPasswordRangeDir, `${where}.leakedPasswordRangeDir`) as string),
+  };
+}
+
+function parseMail(raw: unknown, where: string): MailConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${where}: expected an object`);
+  for (const k of Object.keys(raw)) if (k !== 'smtpUrl' && k !== 'from') throw new ConfigError(`${where}: unknown key "${k}" (known: smtpUrl, from)`);
+  const o = raw as { smtpUrl?: unknown; from?: unknown };
+  const smtpUrl = parseScalar('optional-string', o.smtpUrl, `${where}.smtpUrl`) as string | undefined;
+  if (smtpUrl !== undefined && !/^smtps?:\/\//.test(smtpUrl)) throw new ConfigError(`${where}.smtpUrl: expected an smtp:// or smtps:// URL`);
+  return { smtpUrl, from: parseScalar('optional-string', o.from, `${where}.from`) as string | undefined };
 }
 
 function parseSigning(raw: unknown, where: string): SigningConfig {
@@ -259,6 +327,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       else if (k === 'trustedPublishing') cfg.trustedPublishing = parseTrustedPublishing(v, `${file}: trustedPublishing`);
       else if (k === 'provenance') cfg.provenance = parseProvenance(v, `${file}: provenance`);
       else if (k === 'signing') cfg.signing = parseSigning(v, `${file}: signing`);
+      else if (k === 'security') cfg.security = parseSecurity(v, `${file}: security`);
+      else if (k === 'mail') cfg.mail = parseMail(v, `${file}: mail`);
       else (cfg as unknown as Record<string, unknown>)[k] = parseScalar(field.kind, v, `${file}: ${k}`);
     }
   }
@@ -268,6 +338,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (value === undefined) continue;
     (cfg as unknown as Record<string, unknown>)[field.key] = parseScalar(field.kind, value, field.env);
   }
+  for (const [key, name, kind] of SECURITY_ENV) {
+    const value = env[name];
+    if (value !== undefined) (cfg.security as unknown as Record<string, unknown>)[key] = parseScalar(kind, value, name);
+  }
+  if (env.ATTESTRY_SMTP_URL !== undefined) cfg.mail = { ...cfg.mail, smtpUrl: parseMail({ smtpUrl: env.ATTESTRY_SMTP_URL }, 'ATTESTRY_SMTP_URL').smtpUrl };
   cfg.dataDir = path.resolve(cfg.dataDir);
   return cfg;
 }

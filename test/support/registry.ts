@@ -48,6 +48,10 @@ export async function startRegistry(options: StartOptions = {}): Promise<TestReg
     ATTESTRY_PORT: '0',
     ATTESTRY_DATA_DIR: dataDir,
     ATTESTRY_LOG_LEVEL: 'info',
+    // Scenarios about npm's wire protocol run without the account-security gates (verified email,
+    // a second factor for writes); account-security scenarios turn them back on (their defaults).
+    ATTESTRY_REQUIRE_VERIFIED_EMAIL: 'false',
+    ATTESTRY_REQUIRE_MFA: 'false',
     ...(databaseUrl ? { ATTESTRY_DATABASE_URL: databaseUrl } : {}),
     ...options.env,
   };

@@ -46,6 +46,8 @@ const DEFAULTS: Config = {
   trustedPublishing: { issuers: [] },
   provenance: { publicGoodRoot: true, trustedRoots: [], sourceCheckIntervalHours: 24, sourceChecker: 'none', maxChangeWindowDays: 30 },
   signing: { keyFile: undefined },
+  security: { requireVerifiedEmail: true, requireMfaForMaintainers: true, cliSessionHours: 2, webSessionIdleMinutes: 120, webSessionMaxHours: 12, writeTokenDefaultDays: 7, writeTokenMaxDays: 90, leakedPasswordRangeUrl: undefined, leakedPasswordRangeDir: undefined },
+  mail: { smtpUrl: undefined, from: undefined },
   limits: {
     maxBodyBytes: 120 * 1024 * 1024,
     maxTarballBytes: 64 * 1024 * 1024,
@@ -53,7 +55,6 @@ const DEFAULTS: Config = {
     maxTarballEntries: 20_000,
     maxManifestBytes: 1024 * 1024,
   },
-  sessionTokenDays: 30,
   fsyncBlobs: true,
 };
 
@@ -79,8 +80,10 @@ describe('loadConfig: environment refusals', () => {
     for (const v of ['verbose', 'INFO', 'trace', '']) refuses({ ATTESTRY_LOG_LEVEL: v }, 'ATTESTRY_LOG_LEVEL');
   });
 
-  it('refuses a session lifetime that is not a non-negative integer', () => {
-    for (const v of ['-1', '1.5', 'thirty', '']) refuses({ ATTESTRY_SESSION_TOKEN_DAYS: v }, 'ATTESTRY_SESSION_TOKEN_DAYS');
+  it('refuses security switches that are not true or false', () => {
+    for (const v of ['yes', 'on', '']) refuses({ ATTESTRY_REQUIRE_MFA: v }, 'ATTESTRY_REQUIRE_MFA');
+    for (const v of ['no', '2']) refuses({ ATTESTRY_REQUIRE_VERIFIED_EMAIL: v }, 'ATTESTRY_REQUIRE_VERIFIED_EMAIL');
+    refuses({ ATTESTRY_SMTP_URL: 'http://mail.example' }, 'smtp');
   });
 
   it('refuses an empty host or data directory', () => {
@@ -137,7 +140,7 @@ describe('loadConfig: config file refusals', () => {
     refusesFile({ publicUrl: 'ftp://r.example' }, 'publicUrl');
     refusesFile({ databaseUrl: 5 }, 'databaseUrl');
     refusesFile({ mailOutbox: false }, 'mailOutbox');
-    refusesFile({ sessionTokenDays: '30 days' }, 'sessionTokenDays');
+    refusesFile({ security: { cliSessionHours: '2 hours' } }, 'cliSessionHours');
   });
 
   it('refuses unpublish or limits that are not objects, or hold values of the wrong type', () => {
@@ -283,8 +286,20 @@ describe('loadConfig: environment overrides', () => {
     for (const level of ['debug', 'info', 'warn', 'error'] as const) assert.equal(loadConfig({ ATTESTRY_LOG_LEVEL: level }).logLevel, level);
   });
 
-  it('ATTESTRY_SESSION_TOKEN_DAYS', () => {
-    assert.equal(loadConfig({ ATTESTRY_SESSION_TOKEN_DAYS: '7' }).sessionTokenDays, 7);
+  it('ATTESTRY_REQUIRE_MFA, ATTESTRY_REQUIRE_VERIFIED_EMAIL, ATTESTRY_SMTP_URL', () => {
+    const cfg = loadConfig({ ATTESTRY_REQUIRE_MFA: 'false', ATTESTRY_REQUIRE_VERIFIED_EMAIL: '0', ATTESTRY_SMTP_URL: 'smtp://u:p@127.0.0.1:2525' });
+    assert.equal(cfg.security.requireMfaForMaintainers, false);
+    assert.equal(cfg.security.requireVerifiedEmail, false);
+    assert.equal(cfg.mail.smtpUrl, 'smtp://u:p@127.0.0.1:2525');
+  });
+
+  it('refuses a malformed security or mail section', () => {
+    refusesFile({ security: { requireMFA: true } }, 'unknown key "requireMFA"');
+    refusesFile({ security: { cliSessionHours: 0 } }, 'cliSessionHours');
+    refusesFile({ security: { writeTokenDefaultDays: 30, writeTokenMaxDays: 7 } }, 'writeTokenDefaultDays');
+    refusesFile({ security: { leakedPasswordRangeUrl: 'ftp://x' } }, 'leakedPasswordRangeUrl');
+    refusesFile({ mail: { smtp: 'smtp://x' } }, 'unknown key "smtp"');
+    refusesFile({ mail: { smtpUrl: 'mail.example:25' } }, 'smtpUrl');
   });
 
   it('each override changes only its own field', () => {
@@ -306,7 +321,8 @@ describe('loadConfig: config file', () => {
       logLevel: 'warn',
       unpublish: { windowHours: 24, allowAfterWindowWithoutDependents: false },
       limits: { maxBodyBytes: 1000, maxTarballBytes: 900, maxUnpackedBytes: 5000, maxTarballEntries: 10, maxManifestBytes: 100 },
-      sessionTokenDays: 7,
+      security: { requireVerifiedEmail: false, requireMfaForMaintainers: false, cliSessionHours: 8, webSessionIdleMinutes: 30, webSessionMaxHours: 4, writeTokenDefaultDays: 3, writeTokenMaxDays: 30, leakedPasswordRangeUrl: 'https://ranges.example.org/range', leakedPasswordRangeDir: undefined },
+      mail: { smtpUrl: 'smtp://mail.example.org:587', from: 'Registry <registry@example.org>' },
       fsyncBlobs: false,
       trustedPublishing: { issuers: [{ provider: 'github', issuer: 'https://ghes.example.org/_services/token', insecureForTesting: false, default: true }] },
       provenance: { publicGoodRoot: false, trustedRoots: ['/etc/attestry/private-root.json'], sourceCheckIntervalHours: 6, sourceChecker: 'http', maxChangeWindowDays: 7 },
@@ -350,9 +366,9 @@ describe('loadConfig: config file', () => {
   });
 
   it('keeps file values the environment does not override', () => {
-    const cfg = withFile({ port: 1234, sessionTokenDays: 3 }, { ATTESTRY_HOST: 'h' });
+    const cfg = withFile({ port: 1234, security: { cliSessionHours: 3 } }, { ATTESTRY_HOST: 'h' });
     assert.equal(cfg.port, 1234);
-    assert.equal(cfg.sessionTokenDays, 3);
+    assert.equal(cfg.security.cliSessionHours, 3);
     assert.equal(cfg.host, 'h');
   });
 

@@ -1,6 +1,6 @@
 // Accounts, credentials and the web-login handshake. Passwords and tokens arrive here as
 // plaintext, leave as hashes, and are never logged.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { conflict, forbidden, invalid, notFound, unauthenticated } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -10,11 +10,29 @@ import { displayPrefix, generateToken, hashToken, isWellFormedToken } from '../.
 import type { Principal, UserPrincipal } from '../../security/authz/principal.ts';
 import { validateEmail, validateUsername } from './names.ts';
 import { addressAllowed } from '../../security/tokens/cidr.ts';
+import type { LeakedPasswordChecker } from '../../security/passwords/leaked.ts';
+import type { EmailVerification } from './email-verification.ts';
+import type { Notifier } from './notifier.ts';
+import type { SecondFactors } from './second-factors.ts';
+import type { Throttling } from './throttling.ts';
 
 export interface AccountPolicy {
   registrationOpen: boolean;
-  /** Lifetime of tokens minted by a login. */
-  sessionTokenDays: number;
+  /** Lifetime of tokens minted by a login (npm login), in hours. */
+  cliSessionHours: number;
+  /** Tokens that can write: default and longest lifetime, in days. */
+  writeTokenDefaultDays: number;
+  writeTokenMaxDays: number;
+  requireVerifiedEmail: boolean;
+}
+
+/** The account-security collaborators; absent in administrative commands that only create users. */
+export interface AccountSecurityDeps {
+  throttling: Throttling;
+  secondFactors: SecondFactors;
+  emailVerification: EmailVerification;
+  notifier: Notifier;
+  leaked: LeakedPasswordChecker;
 }
 
 /** How long a web login may stay pending before the CLI's poll URL stops working. */
@@ -32,6 +50,7 @@ export interface NewTokenOptions {
   readonly?: boolean;
   cidrWhitelist?: string[] | null;
   expiresInDays?: number | null;
+  bypass2fa?: boolean;
 }
 
 export class AccountService {
@@ -39,12 +58,21 @@ export class AccountService {
   private readonly policy: AccountPolicy;
   private readonly clock: Clock;
   private readonly log: Logger;
+  readonly security: AccountSecurityDeps | undefined;
 
-  constructor(store: MetadataStore, policy: AccountPolicy, clock: Clock, log: Logger) {
+  constructor(store: MetadataStore, policy: AccountPolicy, clock: Clock, log: Logger, security?: AccountSecurityDeps) {
     this.store = store;
     this.policy = policy;
     this.clock = clock;
     this.log = log;
+    this.security = security;
+  }
+
+  /** Refuses passwords found in breach corpora (AUTHN-2.4); an unreachable source fails open, logged. */
+  private async refuseLeaked(password: string): Promise<void> {
+    const result = await this.security?.leaked.check(password);
+    if (result === 'unavailable') this.log.warn('leaked-password check unavailable; password accepted unchecked');
+    else if (result?.leaked) throw invalid('PASSWORD_LEAKED', 'This password appears in known data breaches; choose another one');
   }
 
   async register(input: { name: unknown; email: unknown; password: unknown }, options: { admin?: boolean; bypassClosedRegistration?: boolean } = {}): Promise<UserRecord> {
@@ -54,12 +82,15 @@ export class AccountService {
     const name = validateUsername(input.name);
     const email = validateEmail(input.email);
     const password = validatePassword(input.password);
+    await this.refuseLeaked(password);
     const passwordHash = await hashPassword(password);
     const now = this.clock();
     try {
-      const user = await this.store.insertUser({ name, email, passwordHash, isAdmin: options.admin === true, createdAt: now, updatedAt: now });
+      // An administrator creating an account vouches for its address.
+      const user = await this.store.insertUser({ name, email, passwordHash, isAdmin: options.admin === true, createdAt: now, updatedAt: now, emailVerifiedAt: options.bypassClosedRegistration ? now : null });
       await this.store.insertEvent({ at: now, type: 'account.created', actorId: user.id, ecosystem: null, packageName: null, version: null, data: { name } });
       this.log.info('account created', { user: name, admin: user.isAdmin });
+      if (user.emailVerifiedAt === null) await this.security?.emailVerification.sendVerification(user);
       return user;
     } catch (e) {
       if (e instanceof UniqueViolation) throw conflict('USERNAME_TAKEN', `The username ${name} is taken`);
@@ -67,14 +98,90 @@ export class AccountService {
     }
   }
 
-  /** Checks a password; the same work is done for unknown users so timing reveals nothing. */
-  async authenticate(name: unknown, password: unknown): Promise<UserRecord> {
+  /**
+   * Checks a password; the same work is done for unknown users so timing reveals nothing. Throttled
+   * per account and per address before the comparison (AUTHN-1.5); a password found in a breach
+   * corpus is flagged (and mailed about once) but still accepted, so the person can change it.
+   */
+  async authenticate(name: unknown, password: unknown, address: string | null = null): Promise<UserRecord> {
     const fail = () => unauthenticated('BAD_CREDENTIALS', 'Incorrect username or password');
     if (typeof name !== 'string' || typeof password !== 'string' || password.length > MAX_PASSWORD_LENGTH) throw fail();
     const user = await this.store.findUserByName(name.toLowerCase());
+    const throttling = this.security?.throttling;
+    await throttling?.guard('password', user?.id ?? null, address);
     const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
-    if (!user || !ok) throw fail();
+    if (!user || !ok) {
+      const locked = await throttling?.failed('password', user?.id ?? null, address);
+      if (locked && user) await this.security?.notifier.notice(user, { kind: 'account-locked', until: new Date(this.clock() + 15 * 60_000).toISOString() });
+      throw fail();
+    }
+    await throttling?.succeeded('password', user.id, address);
+    if (!user.passwordLeaked && this.security) {
+      const leaked = await this.security.leaked.check(password);
+      if (leaked !== 'unavailable' && leaked.leaked) {
+        await this.store.updateUser(user.id, { passwordLeaked: true });
+        await this.security.notifier.notice(user, { kind: 'leaked-password' });
+        return { ...user, passwordLeaked: true };
+      }
+    }
     return user;
+  }
+
+  /** A password change: the old password, a non-leaked new one; other sessions end, the owner is told. */
+  async changePassword(user: UserRecord, oldPassword: unknown, newPassword: unknown, address: string | null): Promise<void> {
+    await this.authenticate(user.name, oldPassword, address);
+    const password = validatePassword(newPassword);
+    await this.refuseLeaked(password);
+    const now = this.clock();
+    await this.store.updateUser(user.id, { passwordHash: await hashPassword(password), passwordLeaked: false, updatedAt: now });
+    await this.store.insertEvent({ at: now, type: 'account.password-changed', actorId: user.id, ecosystem: null, packageName: null, version: null, data: {} });
+    await this.store.deleteUserWebSessions(user.id);
+    await this.security?.notifier.notice(user, { kind: 'password-changed' });
+  }
+
+  /** Sets a new password after account recovery (the link proved the mailbox; the caller checked any second factor). */
+  async resetPassword(user: UserRecord, newPassword: unknown): Promise<void> {
+    const password = validatePassword(newPassword);
+    await this.refuseLeaked(password);
+    const now = this.clock();
+    await this.store.updateUser(user.id, { passwordHash: await hashPassword(password), passwordLeaked: false, updatedAt: now });
+    await this.store.insertEvent({ at: now, type: 'account.password-reset', actorId: user.id, ecosystem: null, packageName: null, version: null, data: {} });
+    await this.store.deleteUserWebSessions(user.id);
+    await this.security?.throttling.unlock(user.id);
+    await this.security?.notifier.notice(user, { kind: 'password-changed' });
+  }
+
+  /** Refuses people whose address is unproven, where the policy requires it (tokens, recovery). */
+  requireVerifiedEmail(user: UserRecord): void {
+    if (this.policy.requireVerifiedEmail && user.emailVerifiedAt === null) {
+      throw forbidden('EMAIL_UNVERIFIED', 'Verify your email address first: follow the link in the verification mail, or request a new one in your account settings');
+    }
+  }
+
+  /** A login from a device (client) the account has not used before is mailed about (AUTHN-1.4). */
+  async recordLogin(user: UserRecord, device: string, address: string | null): Promise<void> {
+    const now = this.clock();
+    const label = device.slice(0, 200);
+    const fresh = await this.store.recordDevice(user.id, createHash('sha256').update(label).digest('hex'), now);
+    await this.store.insertEvent({ at: now, type: 'account.login', actorId: user.id, ecosystem: null, packageName: null, version: null, data: { device: label, address, newDevice: fresh } });
+    if (fresh) await this.security?.notifier.notice(user, { kind: 'new-device-login', device: label, address });
+  }
+
+  findUserById(id: number): Promise<UserRecord | undefined> {
+    return this.store.findUserById(id);
+  }
+
+  /**
+   * Adds to a person's principal the second factor their request presented (`npm-otp`): a TOTP
+   * code (replay-checked per credential) or a web-OTP approval token. Refuses a wrong one.
+   */
+  async withPresentedOtp(principal: UserPrincipal, otp: string, address: string | null): Promise<UserPrincipal> {
+    const security = this.security;
+    const user = await this.store.findUserById(principal.userId);
+    if (!security || !user) return principal;
+    const credential = principal.token ? `token:${principal.token.id}` : 'password';
+    const presented = await security.secondFactors.verifyPresented(user, otp.trim(), credential, address);
+    return { ...principal, mfa: { ...security.secondFactors.mfaState(user), presented } };
   }
 
   findUser(name: string): Promise<UserRecord | undefined> {
@@ -84,7 +191,14 @@ export class AccountService {
   async issueToken(user: UserRecord, options: NewTokenOptions): Promise<IssuedToken> {
     const token = generateToken();
     const now = this.clock();
-    const days = options.expiresInDays ?? (options.kind === 'session' ? this.policy.sessionTokenDays : null);
+    const writes = options.readonly !== true;
+    if (options.kind === 'api' && writes && options.expiresInDays !== undefined && options.expiresInDays !== null && options.expiresInDays > this.policy.writeTokenMaxDays) {
+      throw invalid('BAD_EXPIRY', `Tokens that can write live at most ${this.policy.writeTokenMaxDays} days on this registry`);
+    }
+    // Login tokens are short (CLI sessions); write tokens default to a week (after Shai-Hulud).
+    const lifetimeMs = options.kind === 'session'
+      ? this.policy.cliSessionHours * 3_600_000
+      : (options.expiresInDays ?? (writes ? this.policy.writeTokenDefaultDays : null)) === null ? null : (options.expiresInDays ?? this.policy.writeTokenDefaultDays) * 86_400_000;
     const record: TokenRecord = {
       id: randomUUID(),
       userId: user.id,
@@ -95,12 +209,14 @@ export class AccountService {
       readonly: options.readonly === true,
       cidrWhitelist: options.cidrWhitelist && options.cidrWhitelist.length > 0 ? options.cidrWhitelist : null,
       createdAt: now,
-      expiresAt: days ? now + days * 86_400_000 : null,
+      expiresAt: lifetimeMs === null ? null : now + lifetimeMs,
       lastUsedAt: null,
       lastUsedIp: null,
+      bypass2fa: options.bypass2fa === true,
     };
     await this.store.insertToken(record);
-    await this.store.insertEvent({ at: now, type: 'token.created', actorId: user.id, ecosystem: null, packageName: null, version: null, data: { tokenId: record.id, kind: record.kind, readonly: record.readonly } });
+    await this.store.insertEvent({ at: now, type: 'token.created', actorId: user.id, ecosystem: null, packageName: null, version: null, data: { tokenId: record.id, kind: record.kind, readonly: record.readonly, bypass2fa: record.bypass2fa } });
+    if (record.kind === 'api') await this.security?.notifier.notice(user, { kind: 'token-created', tokenName: record.name, readonly: record.readonly });
     return { token, record };
   }
 
@@ -120,12 +236,19 @@ export class AccountService {
     if (record.lastUsedAt === null || now - record.lastUsedAt > 60_000 || record.lastUsedIp !== ip) {
       await this.store.touchToken(record.id, now, ip);
     }
-    return { kind: 'user', userId: user.id, name: user.name, isAdmin: user.isAdmin, token: { id: record.id, readonly: record.readonly, kind: record.kind } };
+    return {
+      kind: 'user', userId: user.id, name: user.name, isAdmin: user.isAdmin, token: { id: record.id, readonly: record.readonly, kind: record.kind, bypass2fa: record.bypass2fa },
+      mfa: this.mfaState(user),
+    };
   }
 
-  async resolvePassword(name: string, password: string): Promise<UserPrincipal> {
-    const user = await this.authenticate(name, password);
-    return { kind: 'user', userId: user.id, name: user.name, isAdmin: user.isAdmin, token: null };
+  async resolvePassword(name: string, password: string, address: string | null = null): Promise<UserPrincipal> {
+    const user = await this.authenticate(name, password, address);
+    return { kind: 'user', userId: user.id, name: user.name, isAdmin: user.isAdmin, token: null, mfa: this.mfaState(user) };
+  }
+
+  private mfaState(user: UserRecord): UserPrincipal['mfa'] {
+    return { emailVerified: user.emailVerifiedAt !== null, enrolled: user.tfaMode !== null, mode: user.tfaMode, presented: 'none' };
   }
 
   async listTokens(principal: UserPrincipal): Promise<TokenRecord[]> {

@@ -13,6 +13,7 @@ export function resourceFor(eco: Ecosystem, name: string, pkg: PackageRecord | u
     access: pkg?.access ?? 'public',
     ownerIds: owners.map((o) => o.id),
     trustedPublishingOnly: pkg?.trustedPublishingOnly === true,
+    critical: pkg?.critical === true,
   };
 }
 
@@ -26,6 +27,9 @@ export function requireAllowed(decision: Decision, name: string): void {
       throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry (or you do not have access to it)`);
     case 'forbidden':
       throw forbidden(code, decision.message);
+    case 'second-factor':
+      // The npm edge answers this with 401 + `www-authenticate: OTP` and a web-OTP challenge.
+      throw new AttestryError('unauthenticated', 'OTP_REQUIRED', decision.message, { phishingResistant: decision.rule === 'phishing-resistant-mfa-required' });
   }
   throw new AttestryError('forbidden', code, decision.message);
 }

@@ -14,6 +14,7 @@ import { isProviderId, PROVIDERS } from '../../security/oidc/providers/index.ts'
 import { OIDC_CLOCK_LEEWAY_SECONDS, type VerifiedToken } from '../../security/oidc/verifier.ts';
 import { generateToken, hashToken, isWellFormedToken } from '../../security/tokens/token-format.ts';
 import type { MetadataStore, PackagePublisherRecord, PackageRecord, TrustedPublisherRecord } from '../../storage/metadata/store.ts';
+import type { SecurityNotice } from '../accounts/notifier.ts';
 
 export interface TrustedPublishingPolicy {
   /** Lifetime of a minted token (TP-7). */
@@ -67,6 +68,8 @@ export interface TrustedPublishingDeps {
   clock: Clock;
   log: Logger;
   policy?: TrustedPublishingPolicy;
+  /** Mails the person behind a change (AUTHN-1.4). */
+  notify?: (userId: number, notice: SecurityNotice) => Promise<void>;
 }
 
 export class TrustedPublishing {
@@ -118,6 +121,9 @@ export class TrustedPublishing {
         data: { configId: link.id, provider: provider.id, issuer, claims, permissions, pending } });
       this.d.log.info('trusted publisher added', { package: name, provider: provider.id, configId: link.id, user: principal.name, pending });
       return toView(link, publisher, pending);
+    }).then(async (view) => {
+      await this.d.notify?.(principal.userId, { kind: 'trusted-publisher-added', packageName: name, provider: provider.id });
+      return view;
     });
   }
 
@@ -129,6 +135,7 @@ export class TrustedPublishing {
       await tx.insertEvent({ at: now, type: 'trusted-publisher.removed', actorId: principal.kind === 'user' ? principal.userId : null, ecosystem: eco.id, packageName: name, version: null, data: { configId: id } });
     });
     this.d.log.info('trusted publisher removed', { package: name, configId: id });
+    if (principal.kind === 'user') await this.d.notify?.(principal.userId, { kind: 'trusted-publisher-removed', packageName: name });
   }
 
   /** Package-level trusted-publishing settings (only "trusted publishing only" so far). */

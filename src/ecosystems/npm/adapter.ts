@@ -4,7 +4,8 @@ import type { Handler, RequestContext } from '../../http/context.ts';
 import type { NpmDeps } from './deps.ts';
 import { sendNpmError } from './errors.ts';
 import { isPlausibleName, parsePackagePath, validateNewName } from './names.ts';
-import { notFound } from '../../core/errors.ts';
+import { isAttestryError, notFound, type AttestryError } from '../../core/errors.ts';
+import { sendJson } from '../../http/respond.ts';
 import * as accounts from './routes/accounts.ts';
 import * as misc from './routes/misc.ts';
 import * as packages from './routes/packages.ts';
@@ -14,7 +15,8 @@ import * as provenance from './routes/provenance.ts';
 const COUCH_USER = /^\/-\/user\/org\.couchdb\.user:([^/]+)(?:\/-rev\/[^/]+)?$/;
 
 export function npmHandler(d: NpmDeps): Handler {
-  const failed = (ctx: RequestContext, e: unknown): true => {
+  const failed = (ctx: RequestContext, e: unknown): true | Promise<true> => {
+    if (isAttestryError(e) && e.code === 'OTP_REQUIRED' && !ctx.res.headersSent) return otpChallenge(d, ctx, e);
     if (!ctx.res.headersSent && sendNpmError(ctx.res, e)) return true;
     throw e;
   };
@@ -27,6 +29,23 @@ export function npmHandler(d: NpmDeps): Handler {
     }
     return typeof outcome === 'boolean' ? outcome : outcome.catch((e: unknown) => failed(ctx, e));
   };
+}
+
+/**
+ * npm's OTP challenge (spec §4.3): 401 with `www-authenticate: OTP`. When the client can do the
+ * browser flow (`npm-auth-type: web`, npm's default) the body also carries a fresh web-OTP
+ * `authUrl`/`doneUrl`: the person approves in the browser (with their authenticator app or a
+ * passkey), the CLI polls doneUrl and repeats its request with the token as `npm-otp`.
+ */
+async function otpChallenge(d: NpmDeps, ctx: RequestContext, e: AttestryError): Promise<true> {
+  const principal = await ctx.principal().catch(() => undefined);
+  const web = ctx.req.headers['npm-auth-type'] !== 'legacy' && e.detail?.login !== true;
+  const flow = web && principal?.kind === 'user' && d.accounts.security ? await d.accounts.security.secondFactors.startWebOtp(principal.userId) : undefined;
+  const headers: Record<string, string> = { 'www-authenticate': 'OTP' };
+  if (flow) headers['npm-notice'] = `Open ${flow.authUrl} to approve this with your second factor`;
+  const phishingResistant = e.detail?.phishingResistant === true;
+  sendJson(ctx.res, 401, { error: e.message, message: e.message, code: e.code, ...(phishingResistant ? { phishingResistant } : {}), ...(flow ?? {}) }, headers);
+  return true;
 }
 
 /** A route that answered (possibly synchronously) counts as handled. */
@@ -81,6 +100,8 @@ async function registryRoute(d: NpmDeps, ctx: RequestContext, method: string, pa
   }
   if ((m = /^\/-\/user\/token\/(.+)$/.exec(path)) && method === 'DELETE') return (await accounts.logout(d, ctx, m[1] as string), true);
   if (path === '/-/npm/v1/user' && method === 'GET') return (await accounts.profile(d, ctx), true);
+  if (path === '/-/npm/v1/user' && method === 'POST') return (await accounts.updateProfile(d, ctx), true);
+  if ((m = /^\/-\/v1\/otp\/done\/([^/]+)$/.exec(path)) && method === 'GET') return (await accounts.pollWebOtp(d, ctx, m[1] as string), true);
   if (path === '/-/npm/v1/tokens') {
     if (method === 'GET') return (await accounts.listTokens(d, ctx), true);
     if (method === 'POST') return (await accounts.createToken(d, ctx), true);

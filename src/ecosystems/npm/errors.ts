@@ -9,7 +9,9 @@ export function sendNpmError(res: ServerResponse, e: unknown): boolean {
   if (!isAttestryError(e)) return false;
   const status = STATUS_FOR_KIND[e.kind];
   const headers: Record<string, string> = {};
-  if (status === 401) headers['www-authenticate'] = e.code === 'BAD_CREDENTIALS' ? 'Basic realm="attestry"' : 'Bearer realm="attestry"';
+  // A wrong or reused one-time password asks for another (npm re-prompts on `OTP`).
+  if (status === 401) headers['www-authenticate'] = e.code.startsWith('OTP_') ? 'OTP' : e.code === 'BAD_CREDENTIALS' ? 'Basic realm="attestry"' : 'Bearer realm="attestry"';
+  if (status === 429 && typeof e.detail?.retryAfterSeconds === 'number') headers['retry-after'] = String(e.detail.retryAfterSeconds);
   // `message` too: npm's OIDC exchange logs `body.message` when it falls back to stored credentials.
   sendJson(res, status, { error: e.message, message: e.message, code: e.code, ...(e.detail ?? {}) }, headers);
   return true;

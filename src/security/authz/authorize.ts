@@ -1,7 +1,7 @@
 // The one place that answers "may principal P do action A on package R?". Deny by default: an
 // action not handled below is refused. Each refusal names the rule that refused it and is logged.
 import type { Logger } from '../../core/logger.ts';
-import type { Principal, PublisherGrant } from './principal.ts';
+import type { MfaState, UserPrincipal, Principal, PublisherGrant } from './principal.ts';
 
 /** Closed list of package actions. New entries may be added; existing ones never change meaning. */
 export const PACKAGE_ACTIONS = [
@@ -30,21 +30,55 @@ export interface PackageResource {
   ownerIds: readonly number[];
   /** The package accepts new versions only from trusted publishers. */
   trustedPublishingOnly?: boolean;
+  /** Marked critical: writes need phishing-resistant MFA (a passkey), never a bypass token. */
+  critical?: boolean;
 }
+
+/** Instance-wide rules about people's credentials for writes (AUTHN-1.1, 2.3, 3.2, 3.3). */
+export interface AccountRules {
+  requireVerifiedEmail: boolean;
+  requireMfaForMaintainers: boolean;
+}
+
+export const NO_ACCOUNT_RULES: AccountRules = { requireVerifiedEmail: false, requireMfaForMaintainers: false };
 
 export type Decision =
   | { allow: true; rule: string }
   | {
       allow: false;
       rule: string;
-      /** `unauthenticated`: ask for credentials; `hidden`: answer as if the package did not exist; `forbidden`: refuse. */
-      outcome: 'unauthenticated' | 'hidden' | 'forbidden';
+      /** `unauthenticated`: ask for credentials; `hidden`: answer as if the package did not exist; `forbidden`: refuse; `second-factor`: ask for an OTP (or a passkey). */
+      outcome: 'unauthenticated' | 'hidden' | 'forbidden' | 'second-factor';
       message: string;
     };
 
 const allow = (rule: string): Decision => ({ allow: true, rule });
-const deny = (rule: string, outcome: 'unauthenticated' | 'hidden' | 'forbidden', message: string): Decision =>
+const deny = (rule: string, outcome: 'unauthenticated' | 'hidden' | 'forbidden' | 'second-factor', message: string): Decision =>
   ({ allow: false, rule, outcome, message });
+
+const NO_MFA: MfaState = { emailVerified: false, enrolled: false, mode: null, presented: 'none' };
+
+/**
+ * After the role rules allowed a person's write: is the credential strong enough? Checked last so
+ * that nobody is asked for a second factor for something they could not do anyway.
+ */
+export function secondFactorDecision(p: UserPrincipal, r: PackageResource, rules: AccountRules, allowed: Decision): Decision {
+  const mfa = p.mfa ?? NO_MFA;
+  if (rules.requireVerifiedEmail && !mfa.emailVerified) {
+    return deny('email-unverified', 'forbidden', 'Verify your email address before changing packages: follow the link in the verification mail (or request a new one in your account settings)');
+  }
+  const needed = rules.requireMfaForMaintainers || mfa.mode === 'auth-and-writes' || r.critical === true;
+  if (!needed) return allowed;
+  if (!mfa.enrolled) {
+    return deny('mfa-enrollment-required', 'forbidden', 'This registry requires two-factor authentication for package writes: enable it with `npm profile enable-2fa auth-and-writes` or in your account settings');
+  }
+  if (r.critical === true) {
+    return mfa.presented === 'webauthn' ? allowed
+      : deny('phishing-resistant-mfa-required', 'second-factor', `${r.name} is a critical package: confirm this change with a passkey or security key in the browser`);
+  }
+  if (p.token?.bypass2fa === true) return allowed;
+  return mfa.presented === 'none' ? deny('otp-required', 'second-factor', 'This operation requires a one-time password from your authenticator app') : allowed;
+}
 
 function decide(p: Principal, action: PackageAction, r: PackageResource): Decision {
   const isOwner = p.kind === 'user' && r.ownerIds.includes(p.userId);
@@ -117,13 +151,16 @@ function decidePublisher(p: PublisherGrant, action: PackageAction, r: PackageRes
 
 export class Authorizer {
   private readonly log: Logger;
+  private readonly rules: AccountRules;
 
-  constructor(log: Logger) {
+  constructor(log: Logger, rules: AccountRules = NO_ACCOUNT_RULES) {
     this.log = log;
+    this.rules = rules;
   }
 
   check(principal: Principal, action: PackageAction, resource: PackageResource): Decision {
-    const d = decide(principal, action, resource);
+    let d = decide(principal, action, resource);
+    if (d.allow && principal.kind === 'user' && action !== 'package:read') d = secondFactorDecision(principal, resource, this.rules, d);
     if (!d.allow) {
       this.log.info('authorization refused', {
         action,

@@ -4,6 +4,18 @@ export interface TokenGrant {
   id: string;
   readonly: boolean;
   kind: 'session' | 'api';
+  /** Writes need no second factor (an automation token); never on critical packages. */
+  bypass2fa?: boolean;
+}
+
+/** What the authorizer needs to know about a person's second factors, resolved with the credential. */
+export interface MfaState {
+  emailVerified: boolean;
+  /** A second factor (TOTP or a passkey) is enrolled. */
+  enrolled: boolean;
+  mode: 'auth-only' | 'auth-and-writes' | null;
+  /** The second factor proven with this request (npm-otp), already verified; 'webauthn' is phishing-resistant. */
+  presented: 'none' | 'totp' | 'webauthn';
 }
 
 /**
@@ -32,7 +44,7 @@ export interface PublisherGrant {
 
 export type Principal =
   | { kind: 'anonymous' }
-  | { kind: 'user'; userId: number; name: string; isAdmin: boolean; token: TokenGrant | null }
+  | { kind: 'user'; userId: number; name: string; isAdmin: boolean; token: TokenGrant | null; mfa?: MfaState }
   | PublisherGrant;
 
 /** npm's names for what a trust configuration allows. */
