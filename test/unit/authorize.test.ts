@@ -385,3 +385,55 @@ describe('Authorizer: trusted-publisher tokens', () => {
     assertDecision(authz().check(publisher(), 'package:read', pkg('live', 'left-pad', 'restricted')), { allow: true, rule: 'trusted-publisher-read' });
   });
 });
+
+// ---------- the second factor (AUTHN-1.1, 2.3, 3.2, 3.3) ----------
+
+describe('Authorizer: the credential must be strong enough for writes', () => {
+  const live = (over: Partial<PackageResource> = {}): PackageResource => ({ ecosystem: 'npm', name: 'left-pad', scope: null, state: 'live', access: 'public', ownerIds: [ALICE], ...over });
+  const mfa = (over: Partial<NonNullable<Extract<Principal, { kind: 'user' }>['mfa']>> = {}) => ({ emailVerified: true, enrolled: true, mode: 'auth-and-writes' as const, presented: 'none' as const, ...over });
+  const alice = (over: { mfa?: ReturnType<typeof mfa>; bypass2fa?: boolean } = {}): Principal => ({
+    kind: 'user', userId: ALICE, name: 'alice', isAdmin: false, token: { id: 't', readonly: false, kind: 'api', bypass2fa: over.bypass2fa ?? false }, mfa: over.mfa ?? mfa(),
+  });
+  const strict = () => new Authorizer(capturingLogger(), { requireVerifiedEmail: true, requireMfaForMaintainers: true });
+  const lenient = () => new Authorizer(capturingLogger());
+  const expectRule = (d: Decision, allow: boolean, rule: string, outcome?: string) => {
+    assert.equal(d.allow, allow, JSON.stringify(d));
+    assert.equal(d.rule, rule);
+    if (!d.allow && outcome) assert.equal(d.outcome, outcome);
+  };
+
+  it('refuses an unverified email before anything else', () => {
+    expectRule(strict().check(alice({ mfa: mfa({ emailVerified: false, presented: 'totp' }) }), 'package:publish', live()), false, 'email-unverified', 'forbidden');
+  });
+  it('refuses a maintainer without any second factor when the instance requires one', () => {
+    expectRule(strict().check(alice({ mfa: mfa({ enrolled: false, mode: null }) }), 'package:publish', live()), false, 'mfa-enrollment-required', 'forbidden');
+  });
+  it('asks for an OTP when none was presented, and allows one that was', () => {
+    expectRule(strict().check(alice(), 'package:publish', live()), false, 'otp-required', 'second-factor');
+    expectRule(strict().check(alice({ mfa: mfa({ presented: 'totp' }) }), 'package:publish', live()), true, 'owner');
+  });
+  it('lets an automation (bypass) token write without an OTP, but never on a critical package', () => {
+    expectRule(strict().check(alice({ bypass2fa: true }), 'package:publish', live()), true, 'owner');
+    expectRule(strict().check(alice({ bypass2fa: true }), 'package:publish', live({ critical: true })), false, 'phishing-resistant-mfa-required', 'second-factor');
+  });
+  it('requires a passkey (phishing-resistant) for a critical package; a TOTP code is not enough', () => {
+    expectRule(strict().check(alice({ mfa: mfa({ presented: 'totp' }) }), 'package:tag', live({ critical: true })), false, 'phishing-resistant-mfa-required', 'second-factor');
+    expectRule(strict().check(alice({ mfa: mfa({ presented: 'webauthn' }) }), 'package:tag', live({ critical: true })), true, 'owner');
+    // Even where the instance does not require MFA, a critical package does.
+    expectRule(lenient().check(alice({ mfa: mfa({ enrolled: false, mode: null }) }), 'package:publish', live({ critical: true })), false, 'mfa-enrollment-required', 'forbidden');
+  });
+  it('honours an account in auth-and-writes mode even where the instance does not require MFA', () => {
+    expectRule(lenient().check(alice(), 'package:deprecate', live()), false, 'otp-required', 'second-factor');
+    expectRule(lenient().check(alice({ mfa: mfa({ mode: 'auth-only' }) }), 'package:deprecate', live()), true, 'owner');
+  });
+  it('never gates reads, refusals decided by the role rules, or trusted-publisher tokens', () => {
+    expectRule(strict().check(alice({ mfa: mfa({ emailVerified: false }) }), 'package:read', live()), true, 'public-read');
+    expectRule(strict().check({ ...alice(), userId: BOB, name: 'bob' } as Principal, 'package:publish', live()), false, 'owner-required', 'forbidden');
+    const publisher: PublisherGrant = { kind: 'publisher', tokenId: 't', publisherId: 1, linkId: 'l', provider: 'github', reference: 'r', ecosystem: 'npm', packageName: 'left-pad', permissions: ['createPackage'], registeredBy: ALICE, issuer: 'https://token.actions.githubusercontent.com', identity: {} };
+    expectRule(strict().check(publisher, 'package:publish', live()), true, 'trusted-publisher');
+  });
+  it('treats a principal without MFA state as the weakest (deny, never allow by omission)', () => {
+    const bare: Principal = { kind: 'user', userId: ALICE, name: 'alice', isAdmin: false, token: null };
+    expectRule(strict().check(bare, 'package:publish', live()), false, 'email-unverified', 'forbidden');
+  });
+});
