@@ -16,6 +16,8 @@ import type { ProviderId } from './security/oidc/provider.ts';
 import { reprojectIfNeeded } from './core/maintenance/reproject.ts';
 import { signUnsignedReleases } from './core/maintenance/sign-releases.ts';
 import { httpSourceChecker, noSourceChecker, startSourceLiveness } from './core/maintenance/source-liveness.ts';
+import { startCriticalPackages } from './core/maintenance/critical-packages.ts';
+import { DownloadCounter } from './core/packages/download-counter.ts';
 import type { ProvenanceVerifier } from './core/publish/provenance.ts';
 import { buildTrustRoots, loadTrustRootFile, publicGoodTrustedRoot, type TrustRoots, type TrustRootSource } from './security/provenance/trust-roots.ts';
 import { verifyNpmProvenance } from './security/provenance/npm-provenance.ts';
@@ -51,7 +53,7 @@ import { createJsonLogger } from './observability/json-logger.ts';
 import { startIdleMemoryTrim } from './observability/idle-memory-trim.ts';
 import { NpmEcosystem } from './ecosystems/npm/npm-ecosystem.ts';
 import { npmHandler } from './ecosystems/npm/adapter.ts';
-import { webLoginHandler } from './web/login-page.ts';
+import { webHandler } from './web/web-handler.ts';
 import { provenancePageHandler } from './web/provenance-page.ts';
 import { VERSION } from './version.ts';
 
@@ -217,6 +219,9 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
   const newlySigned = await signUnsignedReleases(store, eco, keys, log);
   await reprojectIfNeeded(store, eco, clock, log, { force: newlySigned > 0 });
   const packages = new PackageService({ store, authorizer, unpublishPolicy: config.unpublish, clock, log });
+  const downloads = new DownloadCounter(store, clock, log);
+  downloads.start();
+  const stopCriticalRanking = await startCriticalPackages(store, { topPercent: config.security.criticalTopPercent, minDownloads: config.security.criticalMinDownloads }, clock, log);
   const verifier = new OidcVerifier({ issuers, audiences: audiencesFor(publicUrl), log });
   const notifyUser = async (userId: number, notice: SecurityNotice) => {
     const u = await store.findUserById(userId);
@@ -230,7 +235,7 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
   const provenanceService = new ProvenanceService({ store, authorizer, clock, log, maxChangeWindowMs: config.provenance.maxChangeWindowDays * 86_400_000 });
   handlers.push(
     opsHandler(metrics, async () => void (await store.countUsers()), VERSION),
-    webLoginHandler(accounts),
+    webHandler({ accounts, secondFactors, emailVerification, webSessions, store, clock, publicUrl }),
     provenancePageHandler(eco, provenanceService),
     npmHandler({
       eco, accounts, packages, publisher, trust, blobs, log, publicUrl, keys,
@@ -239,6 +244,7 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
       blobCache: new RepresentationCache(BLOB_CACHE_BYTES),
       maxBodyBytes: config.limits.maxBodyBytes,
       maxJsonBytes: MAX_JSON_BYTES,
+      downloads,
     }),
   );
   const stopTrim = startIdleMemoryTrim(() => server.activity(), log);
@@ -255,6 +261,8 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
       stopSourceChecks();
       mailer.close();
       await server.close();
+      stopCriticalRanking();
+      await downloads.stop();
       await store.close();
       log.info('registry stopped');
     },

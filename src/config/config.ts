@@ -66,6 +66,10 @@ export interface SecurityConfig {
   leakedPasswordRangeUrl: string | undefined;
   /** The same as files `<dir>/<PREFIX>.txt`, for air-gapped installs. */
   leakedPasswordRangeDir: string | undefined;
+  /** Live packages in this top percentage by downloads (last 30 days) are critical too (AUTHN-3.3); 0: off, at most 50. */
+  criticalTopPercent: number;
+  /** …if they had at least this many downloads, so that a small registry does not mark everything. */
+  criticalMinDownloads: number;
 }
 
 export interface MailConfig {
@@ -141,6 +145,7 @@ const FIELDS: Field[] = [
 export const DEFAULT_SECURITY: SecurityConfig = {
   requireVerifiedEmail: true, requireMfaForMaintainers: true, cliSessionHours: 2, webSessionIdleMinutes: 120, webSessionMaxHours: 12,
   writeTokenDefaultDays: 7, writeTokenMaxDays: 90, leakedPasswordRangeUrl: undefined, leakedPasswordRangeDir: undefined,
+  criticalTopPercent: 1, criticalMinDownloads: 1000,
 };
 
 /** Security switches that tests and operators set from the environment. */
@@ -229,6 +234,7 @@ function parseSecurity(raw: unknown, where: string): SecurityConfig {
     if (parsed[k] < min) throw new ConfigError(`${where}.${k}: expected at least ${min}`);
   }
   if (parsed.writeTokenDefaultDays > parsed.writeTokenMaxDays) throw new ConfigError(`${where}.writeTokenDefaultDays: must not exceed writeTokenMaxDays`);
+  if (parsed.criticalTopPercent > 50) throw new ConfigError(`${where}.criticalTopPercent: expected at most 50`);
   return {
     ...parsed,
     leakedPasswordRangeUrl: leakedPasswordRangeUrl === undefined ? undefined : (parseScalar('url', leakedPasswordRangeUrl, `${where}.leakedPasswordRangeUrl`) as string),

@@ -20,7 +20,8 @@ export interface ServerDeps {
 }
 
 /** Paths whose segments are capabilities or secrets; the access log shows them redacted. */
-const SECRET_PATHS = [/^(\/-\/v1\/done\/)[^/?]+/, /^(\/-\/user\/token\/)[^/?]+/, /^(\/-\/npm\/v1\/tokens\/token\/)[^/?]+/, /^(\/-\/web\/login\/)[^/?]+/];
+const SECRET_PATHS = [/^(\/-\/v1\/done\/)[^/?]+/, /^(\/-\/user\/token\/)[^/?]+/, /^(\/-\/npm\/v1\/tokens\/token\/)[^/?]+/, /^(\/-\/web\/login\/)[^/?]+/,
+  /^(\/-\/web\/(?:verify-email|reset-password|otp)\/)[^/?]+/, /^(\/-\/v1\/otp\/done\/)[^/?]+/];
 
 export function redactPath(path: string): string {
   for (const re of SECRET_PATHS) if (re.test(path)) return path.replace(re, '$1[redacted]');

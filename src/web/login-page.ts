@@ -1,78 +1,76 @@
 // The browser page of npm's web login: the CLI prints (or opens) /-/web/login/<session>, the
 // person signs in (or signs up, for `npm adduser`), and the CLI's poll of its doneUrl then
 // receives a token. The session id in the URL is an unguessable capability that only the CLI and
-// this page know, which is also what protects the form against cross-site submission.
-import type { Handler, RequestContext } from '../http/context.ts';
+// this page know, which is also what protects the password form against cross-site submission.
+// An account with a second factor continues at /-/web/second-factor (a browser session with a
+// CSRF token from there on), which approves this CLI login once the factor is proven; the
+// browser itself is not logged in (or out) by a CLI login.
 import { isAttestryError } from '../core/errors.ts';
-import type { AccountService } from '../core/accounts/account-service.ts';
-import { readBody } from '../http/body.ts';
-import { escapeHtml, page, PAGE_HEADERS } from './html.ts';
+import type { UserRecord } from '../storage/metadata/store.ts';
+import { escapeHtml } from './html.ts';
+import { alert, factorsOf, retryAfter, statusOf, type WebRequest } from './web-context.ts';
 
-const FORM_LIMIT = 16 * 1024;
-
-function render(ctx: RequestContext, status: number, html: string): void {
-  const data = Buffer.from(html);
-  ctx.res.writeHead(status, { ...PAGE_HEADERS, 'content-length': data.length });
-  ctx.res.end(data);
-}
-
-function form(sessionId: string, create: boolean, error?: string, values: { name?: string; email?: string } = {}): string {
-  const err = error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : '';
+function form(sessionId: string, create: boolean, error = '', values: { name?: string; email?: string } = {}): string {
   const email = create
     ? `<label for="email">Email</label><input id="email" name="email" type="email" autocomplete="email" required value="${escapeHtml(values.email ?? '')}">`
     : '';
-  return page(create ? 'Create your account' : 'Log in to the npm CLI', `${err}
+  return `${error}
 <form method="post" action="/-/web/login/${escapeHtml(sessionId)}">
 <label for="name">Username</label><input id="name" name="name" autocomplete="username" required value="${escapeHtml(values.name ?? '')}">
 ${email}
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="${create ? 'new-password' : 'current-password'}" required>
-<button type="submit">${create ? 'Create account and log in' : 'Log in'}</button>
-</form>`);
+<button type="submit" id="cli-login-submit">${create ? 'Create account and log in' : 'Log in'}</button>
+</form>`;
 }
 
-export function webLoginHandler(accounts: AccountService): Handler {
-  return (ctx) => {
-    if (!ctx.path.startsWith('/-/web/login/')) return false;
-    const m = /^\/-\/web\/login\/([A-Za-z0-9_-]{10,64})$/.exec(ctx.path);
-    if (!m) return false;
-    return loginPage(accounts, ctx, m[1] as string);
-  };
-}
+const loggedIn = (name?: string) => name
+  ? `<p role="status">Logged in as <strong>${escapeHtml(name)}</strong>. You can close this window and return to your terminal.</p>`
+  : '<p role="status">You can close this window and return to your terminal.</p>';
 
-async function loginPage(accounts: AccountService, ctx: RequestContext, sessionId: string): Promise<boolean> {
-  ctx.route = 'web.login';
-  let session;
+export async function npmLoginPage(req: WebRequest, sessionId: string): Promise<void> {
+  const { accounts } = req.deps;
+  let state;
   try {
-    session = await accounts.getWebLogin(sessionId);
+    state = await accounts.getWebLogin(sessionId);
   } catch (e) {
     if (!isAttestryError(e)) throw e;
-    render(ctx, 404, page('Login expired', `<p>${escapeHtml(e.message)}</p>`));
-    return true;
+    return req.html(404, 'Login expired', alert(e));
   }
-  if (session.approved) {
-    render(ctx, 200, page('You are logged in', '<p>You can close this window and return to your terminal.</p>'));
-    return true;
-  }
-  if (ctx.method === 'GET') {
-    render(ctx, 200, form(sessionId, session.createAccount));
-    return true;
-  }
-  if (ctx.method !== 'POST') return false;
-  const fields = new URLSearchParams((await readBody(ctx.req, FORM_LIMIT)).toString('utf8'));
-  const name = fields.get('name') ?? '';
-  const email = fields.get('email') ?? '';
-  const password = fields.get('password') ?? '';
+  if (state.approved) return req.html(200, 'You are logged in', loggedIn());
+  const title = state.createAccount ? 'Create your account' : 'Log in to the npm CLI';
+  if (req.ctx.method !== 'POST') return req.html(200, title, form(sessionId, state.createAccount));
+
+  const name = req.field('name');
+  const email = req.field('email');
+  let user: UserRecord;
+  let created = false;
   try {
     const existing = await accounts.findUser(name);
-    const user = session.createAccount && !existing
-      ? await accounts.register({ name, email, password })
-      : await accounts.authenticate(name, password);
+    if (state.createAccount && !existing) {
+      user = await accounts.register({ name, email, password: req.field('password') });
+      created = true;
+    } else {
+      user = await accounts.authenticate(name, req.field('password'), req.ip);
+    }
+    if (!created && (await factorsOf(req.deps, user)).any) {
+      // Only this page ever puts a CLI login into returnTo (see completeLogin). A browser logged in
+      // to the website stays logged in: the half-finished CLI login rides along in its session.
+      const pending = { pendingUserId: user.id, pendingAt: req.deps.clock(), returnTo: `/-/web/login/${sessionId}` };
+      if (req.session?.user) {
+        Object.assign(req.session.data, pending);
+        await req.saveSession();
+      } else {
+        await req.replaceSession(null, pending);
+      }
+      return req.redirect('/-/web/second-factor');
+    }
     await accounts.approveWebLogin(sessionId, user);
-    ctx.logFields.user = user.name;
-    render(ctx, 200, page('You are logged in', `<p>Logged in as <strong>${escapeHtml(user.name)}</strong>. You can close this window and return to your terminal.</p>`));
+    await accounts.recordLogin(user, req.userAgent, req.ip);
   } catch (e) {
     if (!isAttestryError(e)) throw e;
-    render(ctx, e.kind === 'unauthenticated' ? 401 : 400, form(sessionId, session.createAccount, e.message, { name, email }));
+    retryAfter(req, e);
+    return req.html(statusOf(e), title, form(sessionId, state.createAccount, alert(e), { name, email }));
   }
-  return true;
+  req.ctx.logFields.user = user.name;
+  req.html(200, 'You are logged in', loggedIn(user.name));
 }

@@ -46,7 +46,7 @@ const DEFAULTS: Config = {
   trustedPublishing: { issuers: [] },
   provenance: { publicGoodRoot: true, trustedRoots: [], sourceCheckIntervalHours: 24, sourceChecker: 'none', maxChangeWindowDays: 30 },
   signing: { keyFile: undefined },
-  security: { requireVerifiedEmail: true, requireMfaForMaintainers: true, cliSessionHours: 2, webSessionIdleMinutes: 120, webSessionMaxHours: 12, writeTokenDefaultDays: 7, writeTokenMaxDays: 90, leakedPasswordRangeUrl: undefined, leakedPasswordRangeDir: undefined },
+  security: { requireVerifiedEmail: true, requireMfaForMaintainers: true, cliSessionHours: 2, webSessionIdleMinutes: 120, webSessionMaxHours: 12, writeTokenDefaultDays: 7, writeTokenMaxDays: 90, leakedPasswordRangeUrl: undefined, leakedPasswordRangeDir: undefined, criticalTopPercent: 1, criticalMinDownloads: 1000 },
   mail: { smtpUrl: undefined, from: undefined },
   limits: {
     maxBodyBytes: 120 * 1024 * 1024,
@@ -298,6 +298,10 @@ describe('loadConfig: environment overrides', () => {
     refusesFile({ security: { cliSessionHours: 0 } }, 'cliSessionHours');
     refusesFile({ security: { writeTokenDefaultDays: 30, writeTokenMaxDays: 7 } }, 'writeTokenDefaultDays');
     refusesFile({ security: { leakedPasswordRangeUrl: 'ftp://x' } }, 'leakedPasswordRangeUrl');
+    refusesFile({ security: { criticalTopPercent: 51 } }, 'criticalTopPercent');
+    refusesFile({ security: { criticalTopPercent: -1 } }, 'criticalTopPercent');
+    refusesFile({ security: { criticalTopPercent: 0.5 } }, 'criticalTopPercent');
+    refusesFile({ security: { criticalMinDownloads: 'many' } }, 'criticalMinDownloads');
     refusesFile({ mail: { smtp: 'smtp://x' } }, 'unknown key "smtp"');
     refusesFile({ mail: { smtpUrl: 'mail.example:25' } }, 'smtpUrl');
   });
@@ -321,7 +325,7 @@ describe('loadConfig: config file', () => {
       logLevel: 'warn',
       unpublish: { windowHours: 24, allowAfterWindowWithoutDependents: false },
       limits: { maxBodyBytes: 1000, maxTarballBytes: 900, maxUnpackedBytes: 5000, maxTarballEntries: 10, maxManifestBytes: 100 },
-      security: { requireVerifiedEmail: false, requireMfaForMaintainers: false, cliSessionHours: 8, webSessionIdleMinutes: 30, webSessionMaxHours: 4, writeTokenDefaultDays: 3, writeTokenMaxDays: 30, leakedPasswordRangeUrl: 'https://ranges.example.org/range', leakedPasswordRangeDir: undefined },
+      security: { requireVerifiedEmail: false, requireMfaForMaintainers: false, cliSessionHours: 8, webSessionIdleMinutes: 30, webSessionMaxHours: 4, writeTokenDefaultDays: 3, writeTokenMaxDays: 30, leakedPasswordRangeUrl: 'https://ranges.example.org/range', leakedPasswordRangeDir: undefined, criticalTopPercent: 5, criticalMinDownloads: 200 },
       mail: { smtpUrl: 'smtp://mail.example.org:587', from: 'Registry <registry@example.org>' },
       fsyncBlobs: false,
       trustedPublishing: { issuers: [{ provider: 'github', issuer: 'https://ghes.example.org/_services/token', insecureForTesting: false, default: true }] },

@@ -59,7 +59,7 @@ export class EmailVerification {
         continue;
       }
       const link = await this.issue(user, 'recover', user.email, RECOVERY_LINK_TTL_MS);
-      await this.d.notifier.verification(user, user.email, link, 1);
+      await this.d.notifier.recovery(user, user.email, link, RECOVERY_LINK_TTL_MS / 3_600_000);
     }
   }
 

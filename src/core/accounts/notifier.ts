@@ -5,7 +5,7 @@ import type { Logger } from '../logger.ts';
 import type { UserRecord } from '../../storage/metadata/store.ts';
 import type { Mailer } from '../../mail/mailer.ts';
 import { recipientDomain } from '../../mail/mailer.ts';
-import { securityNoticeMail, verificationMail, type SecurityNotice } from '../../mail/templates.ts';
+import { recoveryMail, securityNoticeMail, verificationMail, type SecurityNotice } from '../../mail/templates.ts';
 
 export type { SecurityNotice };
 
@@ -22,6 +22,10 @@ export class Notifier {
 
   async verification(user: Pick<UserRecord, 'name'>, to: string, link: string, expiresInHours: number): Promise<void> {
     await this.deliver(verificationMail(to, user.name, link, expiresInHours));
+  }
+
+  async recovery(user: Pick<UserRecord, 'name'>, to: string, link: string, expiresInHours: number): Promise<void> {
+    await this.deliver(recoveryMail(to, user.name, link, expiresInHours));
   }
 
   /** `to` defaults to the account's address; an email change notifies the old and the new one. */

@@ -13,7 +13,7 @@ export function resourceFor(eco: Ecosystem, name: string, pkg: PackageRecord | u
     access: pkg?.access ?? 'public',
     ownerIds: owners.map((o) => o.id),
     trustedPublishingOnly: pkg?.trustedPublishingOnly === true,
-    critical: pkg?.critical === true,
+    critical: pkg?.critical === true || pkg?.criticalAuto === true,
   };
 }
 

@@ -26,4 +26,6 @@ export interface NpmDeps {
   maxBodyBytes: number;
   /** Small JSON bodies (everything but publish) get a much smaller limit. */
   maxJsonBytes: number;
+  /** Counts full tarball downloads (in memory) for the critical-packages ranking. */
+  downloads?: { record(packageId: number): void };
 }

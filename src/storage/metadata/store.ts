@@ -148,6 +148,8 @@ export interface PackageRecord {
   provenanceChangeUntil: number | null;
   /** Marked critical by an administrator: writes need phishing-resistant MFA. */
   critical: boolean;
+  /** Critical because of its downloads (set by the periodic ranking job, never by hand); same effect. */
+  criticalAuto: boolean;
 }
 
 export type ReleaseState = 'published' | 'unpublished';
@@ -237,7 +239,7 @@ export interface SearchHit {
 export type NewUser = Pick<UserRecord, 'name' | 'email' | 'passwordHash' | 'isAdmin' | 'createdAt' | 'updatedAt'> & Partial<Pick<UserRecord, 'emailVerifiedAt'>>;
 export type NewRelease = Omit<ReleaseRecord, 'id' | 'signatures'>;
 /** New packages accept token publishes until a maintainer says otherwise. */
-export type NewPackage = Omit<PackageRecord, 'id' | 'trustedPublishingOnly' | 'provenanceChangeUntil' | 'critical'>;
+export type NewPackage = Omit<PackageRecord, 'id' | 'trustedPublishingOnly' | 'provenanceChangeUntil' | 'critical' | 'criticalAuto'>;
 export type NewArtifact = Omit<ArtifactRecord, 'id'>;
 export type NewEvent = Omit<EventRecord, 'id'>;
 
@@ -261,6 +263,19 @@ export interface PackagePublisherRecord {
   permissions: string[];
   createdBy: number | null;
   createdAt: number;
+}
+
+/** Downloads of one package on one UTC day (days since the epoch). */
+export interface DownloadCount {
+  packageId: number;
+  day: number;
+  count: number;
+}
+
+export interface PackageRef {
+  id: number;
+  ecosystem: string;
+  name: string;
 }
 
 export interface PublisherTokenRecord {
@@ -401,6 +416,20 @@ export interface MetadataOps {
   listPackageNames(ecosystem: string): Promise<string[]>;
 
   insertEvent(event: NewEvent): Promise<void>;
+
+  /**
+   * Adds the counts to the stored per-day totals (increments, so several processes add up).
+   * Atomic on its own; repeated (packageId, day) pairs are summed.
+   */
+  addDownloads(counts: ReadonlyArray<DownloadCount>): Promise<void>;
+  /** Downloads per live package since `sinceDay` (inclusive); packages without any are absent. */
+  listDownloadTotals(sinceDay: number): Promise<Array<{ packageId: number; total: number }>>;
+  /** Packages not deleted (all ecosystems). */
+  countLivePackages(): Promise<number>;
+  /** Ids of the packages currently marked critical by the download ranking. */
+  listCriticalAuto(): Promise<number[]>;
+  /** Sets the ranking's mark on `ids`; returns the packages whose mark actually changed (once, under concurrency). */
+  setCriticalAuto(ids: readonly number[], value: boolean): Promise<PackageRef[]>;
 }
 
 export interface MetadataStore extends MetadataOps {

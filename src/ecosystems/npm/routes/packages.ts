@@ -147,6 +147,13 @@ export async function getTarball(d: NpmDeps, ctx: RequestContext, name: string, 
     return;
   }
   headers['content-length'] = String(art.size);
+  const downloads = d.downloads;
+  if (downloads && ctx.method === 'GET') {
+    // 'finish' fires only once the whole body was handed to the socket: aborted or failed downloads are not counted.
+    ctx.res.once('finish', () => {
+      if (ctx.res.statusCode === 200) downloads.record(art.packageId);
+    });
+  }
   const cached = d.blobCache.get(art.blobKey, etag);
   if (cached) {
     ctx.res.writeHead(200, headers);

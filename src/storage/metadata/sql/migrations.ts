@@ -306,6 +306,14 @@ CREATE TABLE known_devices (
   PRIMARY KEY (user_id, device_hash)
 );
 CREATE INDEX events_actor ON events(actor_id, at);
+ALTER TABLE packages ADD COLUMN critical_auto INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE package_downloads (
+  package_id {BIGINT} NOT NULL REFERENCES packages(id),
+  day INTEGER NOT NULL,
+  count {BIGINT} NOT NULL,
+  PRIMARY KEY (package_id, day)
+);
+CREATE INDEX package_downloads_day ON package_downloads(day);
 `,
   },
 ];

@@ -1,8 +1,8 @@
 // The metadata store written once in portable SQL; the engine differences live in the drivers.
 import type { SqlDatabase, SqlExecutor, SqlValue } from './driver.ts';
 import type {
-  ArtifactRecord, DocumentRecord, EmailTokenRecord, EventRecord, LoginSessionRecord, MetadataOps, MetadataStore, NewArtifact, NewEvent,
-  AttestationRecord, NewPackage, NewRelease, NewUser, OtpChallengeRecord, PackagePublisherRecord, PackageRecord, PublisherTokenRecord, ReleaseRecord,
+  ArtifactRecord, DocumentRecord, DownloadCount, EmailTokenRecord, EventRecord, LoginSessionRecord, MetadataOps, MetadataStore, NewArtifact, NewEvent,
+  AttestationRecord, NewPackage, NewRelease, NewUser, OtpChallengeRecord, PackagePublisherRecord, PackageRecord, PackageRef, PublisherTokenRecord, ReleaseRecord,
   SearchHit, ServedArtifact, ThrottleRecord, TokenRecord, TrustedPublisherRecord, UserRecord, UserSecurityFields, WebAuthnCredentialRecord, WebSessionRecord,
 } from '../store.ts';
 
@@ -35,7 +35,7 @@ const toUser = (r: Row): UserRecord => ({
 });
 
 const toEmailToken = (r: Row): EmailTokenRecord => ({
-  tokenHash: String(r.token_hash), userId: num(r.user_id), purpose: oneOf(r.purpose, ['verify', 'change'], 'email_tokens.purpose'),
+  tokenHash: String(r.token_hash), userId: num(r.user_id), purpose: oneOf(r.purpose, ['verify', 'change', 'recover'], 'email_tokens.purpose'),
   email: String(r.email), createdAt: num(r.created_at), expiresAt: num(r.expires_at), usedAt: numOrNull(r.used_at),
 });
 
@@ -87,6 +87,7 @@ const toPackage = (r: Row): PackageRecord => ({
   trustedPublishingOnly: Boolean(num(r.trusted_publishing_only ?? 0)),
   provenanceChangeUntil: numOrNull(r.provenance_change_until ?? null),
   critical: bool(r.critical),
+  criticalAuto: bool(r.critical_auto),
 });
 
 const toRelease = (r: Row): ReleaseRecord => ({
@@ -124,7 +125,7 @@ const toArtifact = (r: Row): ArtifactRecord => ({
 const PACKAGE_COLUMNS: Record<string, string> = {
   createdAt: 'created_at', modifiedAt: 'modified_at', rev: 'rev', access: 'access', description: 'description',
   keywords: 'keywords', latestVersion: 'latest_version', deletedAt: 'deleted_at', trustedPublishingOnly: 'trusted_publishing_only',
-  provenanceChangeUntil: 'provenance_change_until', critical: 'critical',
+  provenanceChangeUntil: 'provenance_change_until', critical: 'critical', criticalAuto: 'critical_auto',
 };
 const USER_COLUMNS: Record<keyof UserSecurityFields, string> = {
   email: 'email', passwordHash: 'password_hash', emailVerifiedAt: 'email_verified_at', tfaMode: 'tfa_mode', totpSecret: 'totp_secret',
@@ -141,6 +142,15 @@ const OTP_CHALLENGE_COLUMNS: Record<'approvedAt' | 'method' | 'otpHash' | 'expir
 const RELEASE_COLUMNS: Record<string, string> = {
   state: 'state', unpublishedAt: 'unpublished_at', deprecated: 'deprecated', fragmentFull: 'fragment_full', fragmentAbbrev: 'fragment_abbrev', signatures: 'signatures',
 };
+
+/** Rows per multi-row statement: far below either engine's bound-parameter limit. */
+const BATCH_ROWS = 300;
+
+function chunks<T>(list: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
 
 function updateSet(fields: Record<string, unknown>, columns: Record<string, string>): { set: string; params: SqlValue[] } {
   const parts: string[] = [];
@@ -636,6 +646,54 @@ class SqlOps implements MetadataOps {
       [e.at, e.type, e.actorId, e.ecosystem, e.packageName, e.version, JSON.stringify(e.data)]);
   }
 
+  async addDownloads(counts: ReadonlyArray<DownloadCount>): Promise<void> {
+    // One row per key (PostgreSQL refuses a statement that updates a row twice), in key order so
+    // that two processes flushing at once lock rows in the same order and never deadlock.
+    const merged = new Map<string, DownloadCount>();
+    for (const c of counts) {
+      if (c.count <= 0) continue;
+      const key = `${c.packageId}:${c.day}`;
+      const had = merged.get(key);
+      merged.set(key, had ? { ...had, count: had.count + c.count } : { ...c });
+    }
+    const rows = [...merged.values()].sort((a, b) => a.packageId - b.packageId || a.day - b.day);
+    for (const batch of chunks(rows, BATCH_ROWS)) {
+      await this.x.run(
+        `INSERT INTO package_downloads (package_id, day, count) VALUES ${batch.map(() => '(?, ?, ?)').join(', ')}
+         ON CONFLICT (package_id, day) DO UPDATE SET count = package_downloads.count + excluded.count`,
+        batch.flatMap((c) => [c.packageId, c.day, c.count]),
+      );
+    }
+  }
+  async listDownloadTotals(sinceDay: number): Promise<Array<{ packageId: number; total: number }>> {
+    const rows = await this.x.all<Row>(
+      `SELECT d.package_id, SUM(d.count) AS total FROM package_downloads d JOIN packages p ON p.id = d.package_id
+       WHERE d.day >= ? AND p.deleted_at IS NULL GROUP BY d.package_id ORDER BY d.package_id`,
+      [sinceDay],
+    );
+    return rows.map((r) => ({ packageId: num(r.package_id), total: num(r.total) }));
+  }
+  async countLivePackages(): Promise<number> {
+    const r = await this.x.get<Row>('SELECT COUNT(*) AS n FROM packages WHERE deleted_at IS NULL');
+    return num(r?.n ?? 0);
+  }
+  async listCriticalAuto(): Promise<number[]> {
+    return (await this.x.all<Row>('SELECT id FROM packages WHERE critical_auto = 1 ORDER BY id')).map((r) => num(r.id));
+  }
+  async setCriticalAuto(ids: readonly number[], value: boolean): Promise<PackageRef[]> {
+    const changed: PackageRef[] = [];
+    const flag = value ? 1 : 0;
+    for (const batch of chunks([...new Set(ids)].sort((a, b) => a - b), BATCH_ROWS)) {
+      // Conditional: of two processes making the same change, only one sees the row change.
+      const rows = await this.x.all<Row>(
+        `UPDATE packages SET critical_auto = ? WHERE critical_auto <> ? AND id IN (${batch.map(() => '?').join(', ')}) RETURNING id, ecosystem, name`,
+        [flag, flag, ...batch],
+      );
+      for (const r of rows) changed.push({ id: num(r.id), ecosystem: String(r.ecosystem), name: String(r.name) });
+    }
+    return changed.sort((a, b) => a.id - b.id);
+  }
+
 }
 
 export class SqlMetadataStore extends SqlOps implements MetadataStore {
@@ -655,6 +713,11 @@ export class SqlMetadataStore extends SqlOps implements MetadataStore {
   /** Outside a caller's transaction the delete and the insert still commit together: never zero codes after a crash. */
   override replaceRecoveryCodes(userId: number, codeHashes: readonly string[], at: number): Promise<void> {
     return this.transaction((tx) => tx.replaceRecoveryCodes(userId, codeHashes, at));
+  }
+
+  /** A flush commits whole or not at all: a failed one can be retried without counting twice. */
+  override addDownloads(counts: ReadonlyArray<DownloadCount>): Promise<void> {
+    return this.transaction((tx) => tx.addDownloads(counts));
   }
 
   changeMarker(): string | null {

@@ -1,0 +1,64 @@
+// The account's security history: every sign-in and every change to how the account is
+// protected, newest first, from the audit events the account itself caused.
+import type { EventRecord } from '../../storage/metadata/store.ts';
+import { escapeHtml } from '../html.ts';
+import { when, type WebRequest } from '../web-context.ts';
+
+/** Audit events are read in one window; publishing events are left out of what is shown. */
+const WINDOW = 500;
+const SHOWN = 200;
+const SECURITY_EVENT = /^(account|mfa|token|trusted-publisher)\./;
+
+const LABELS: Record<string, string> = {
+  'account.created': 'Account created',
+  'account.login': 'Signed in',
+  'account.email-verified': 'Email address verified',
+  'account.email-changed': 'Email address changed',
+  'account.password-changed': 'Password changed',
+  'account.password-reset': 'Password reset by email',
+  'account.recovery-refused': 'Account recovery refused',
+  'mfa.totp-enabled': 'Authenticator app added',
+  'mfa.totp-disabled': 'Authenticator app removed',
+  'mfa.mode-changed': 'Two-factor mode changed',
+  'mfa.passkey-added': 'Passkey added',
+  'mfa.passkey-removed': 'Passkey removed',
+  'mfa.recovery-codes-generated': 'New recovery codes made',
+  'mfa.recovery-code-used': 'Recovery code used',
+  'mfa.cli-approved': 'Command-line request approved',
+  'token.created': 'Token created',
+  'token.revoked': 'Token revoked',
+  'trusted-publisher.added': 'Trusted publisher added',
+  'trusted-publisher.removed': 'Trusted publisher removed',
+  'trusted-publisher.policy-changed': 'Trusted publisher policy changed',
+  'trusted-publisher.bypassed': 'Published without the trusted publisher',
+};
+
+/** Ids that mean nothing to a person are left out; everything else shown is escaped. */
+const HIDDEN_KEYS = new Set(['tokenId', 'credentialId']);
+const NAMES: Record<string, string> = { newDevice: 'new device', readonly: 'read-only', bypass2fa: 'no second factor for writes' };
+
+function details(e: EventRecord): string {
+  const parts: string[] = [];
+  if (e.packageName) parts.push(`package ${escapeHtml(e.packageName)}${e.version ? `@${escapeHtml(e.version)}` : ''}`);
+  for (const [key, value] of Object.entries(e.data)) {
+    if (HIDDEN_KEYS.has(key) || value === null || value === undefined || typeof value === 'object') continue;
+    const name = NAMES[key] ?? key;
+    if (typeof value === 'boolean') {
+      if (value) parts.push(escapeHtml(name));
+      continue;
+    }
+    parts.push(`${escapeHtml(name)}: ${escapeHtml(String(value).slice(0, 200))}`);
+  }
+  return parts.join('; ');
+}
+
+export async function showSecurityHistory(req: WebRequest): Promise<void> {
+  const user = req.user;
+  if (!user) return req.redirectToLogin();
+  const events = (await req.deps.store.listUserEvents(user.id, WINDOW)).filter((e) => SECURITY_EVENT.test(e.type)).slice(0, SHOWN);
+  const rows = events.map((e) => `<tr data-event="${escapeHtml(e.type)}"><td>${when(e.at)}</td><td>${escapeHtml(LABELS[e.type] ?? e.type)}</td><td>${details(e)}</td></tr>`).join('\n');
+  req.html(200, 'Security history', `<p>Sign-ins and changes to how <strong>${escapeHtml(user.name)}</strong> is protected, newest first.
+If something here was not you, <a href="/-/web/account">change your password</a> and review your second factors and tokens.</p>
+<table id="security-history"><thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col">Details</th></tr></thead>
+<tbody>${rows}</tbody></table>`);
+}
