@@ -212,9 +212,7 @@ describe('emailed links with a clock', () => {
     assert.equal((await inspectEmailLink(store, () => now, secret, ['verify'])).purpose, 'verify');
   });
 
-  // The store cannot read a 'recover' row back yet (sql-store's toEmailToken allows only verify and
-  // change); this passes once it does.
-  it('expires a recovery link after an hour', { todo: 'sql-store: email_tokens.purpose read-back lacks "recover"' }, async () => {
+  it('expires a recovery link after an hour', async () => {
     now = START;
     const u = await user();
     await store.updateUser(u.id, { emailVerifiedAt: START });
