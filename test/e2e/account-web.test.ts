@@ -6,7 +6,8 @@
 // that must also pass the second factor, and a web-OTP approval of a publish with the passkey.
 // A screenshot of every page is kept under test-artifacts/screenshots/account-web/.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { totpCode } from '../../src/security/mfa/totp.ts';
 import { chromiumPath, launchBrowser, type TestBrowser } from '../support/browser.ts';
 import { linkIn, readOutbox, waitForMail } from '../support/mail.ts';
+import { Client } from '../support/clients.ts';
 import { publishBody, putPublish, request } from '../support/publish-body.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 
@@ -216,6 +218,51 @@ describe('account security in the browser', { skip: chromiumPath() === null ? 'C
     await page.goto(`${url}/-/web/account/security`);
     const approval = page.locator('#security-history tr[data-event="mfa.cli-approved"]');
     assert.match((await approval.textContent()) ?? '', /webauthn/);
+  });
+
+  it('the unmodified npm CLI publishes through the web OTP: it prints authUrl, the browser approves with the passkey, npm retries', { skip: !existsSync('/usr/bin/script') && 'util-linux script is missing' }, async () => {
+    const { page } = browser;
+    // A CLI login token for this account (its web login asks for the passkey too).
+    const start = await request('POST', `${url}/-/v1/login`, null, {});
+    const { loginUrl, doneUrl } = start.body as { loginUrl: string; doneUrl: string };
+    await page.goto(loginUrl);
+    await page.fill('#name', NAME);
+    await page.fill('#password', PASSWORD);
+    await page.click('#cli-login-submit');
+    await onPage('/-/web/second-factor');
+    await page.click('#second-factor-passkey');
+    await onPage(new URL(loginUrl).pathname);
+    const token = ((await request('GET', doneUrl)).body as { token: string }).token;
+
+    const npm = new Client('npm', url);
+    npm.setToken(token);
+    const name = `${NAME}-cli-web-otp`;
+    const dir = npm.project(name, { version: '1.0.0', main: 'index.js' }, { 'index.js': 'module.exports = 1;\n' });
+    // npm's web OTP needs a terminal (otplease checks isTTY): script(1) gives it one. --browser=false
+    // makes it print the URL instead of launching a browser; this test's Chromium plays the person.
+    const child = spawn('script', ['-qec', `npm publish --browser=false --registry ${url}/`, '/dev/null'], { cwd: dir, env: { ...process.env, ...npm.env() } });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+    const authUrl = await (async () => {
+      for (let i = 0; i < 200; i++) {
+        const m = /(https?:\/\/\S+\/-\/web\/otp\/[A-Za-z0-9_-]+)/.exec(out);
+        if (m) return m[1] as string;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      child.kill('SIGKILL');
+      throw new Error(`npm printed no authUrl:\n${out}`);
+    })();
+    await page.goto(authUrl);
+    await page.click('#otp-approve-passkey');
+    await page.waitForSelector('#otp-approved');
+    await browser.screenshot('cli-web-otp-approved');
+    const code = await Promise.race([exited, new Promise<number>((r) => setTimeout(() => r(-2), 60_000))]);
+    assert.equal(code, 0, out);
+    assert.match(out, new RegExp(`\\+ ${name}@1\\.0\\.0`));
+    const doc = await request('GET', `${url}/${name}`);
+    assert.equal(doc.status, 200);
   });
 
   it('ran no inline script and broke no Content-Security-Policy rule', () => {
