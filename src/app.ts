@@ -34,7 +34,7 @@ import { WebSessions } from './core/accounts/web-sessions.ts';
 import { createMailer } from './mail/create-mailer.ts';
 import type { Mailer } from './mail/mailer.ts';
 import { directoryRangeSource, httpRangeSource, LeakedPasswordChecker } from './security/passwords/leaked.ts';
-import { systemResolver } from './security/email/mail-domain.ts';
+import { createMailResolver, systemResolver } from './security/email/mail-domain.ts';
 import { webAuthnPolicyFor, type WebAuthnPolicy } from './security/mfa/webauthn.ts';
 import type { MetadataStore } from './storage/metadata/store.ts';
 import type { BlobStore } from './storage/blobs/store.ts';
@@ -206,7 +206,7 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
   const mailer = mailerFor(config, publicUrl, log);
   const notifier = new Notifier(mailer, log, publicUrl);
   const throttling = new Throttling(store, clock, log);
-  const emailVerification = new EmailVerification({ store, notifier, clock, log, publicUrl, resolver: systemResolver });
+  const emailVerification = new EmailVerification({ store, notifier, clock, log, publicUrl, resolver: config.security.dnsServers === undefined ? systemResolver : createMailResolver({ servers: config.security.dnsServers }) });
   let webauthn: WebAuthnPolicy | null = null;
   try {
     webauthn = webAuthnPolicyFor(publicUrl);

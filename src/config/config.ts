@@ -2,6 +2,7 @@
 // name. Unknown keys in the file are a start-up error, so a typo never silently falls back to a
 // default; unrelated ATTESTRY_* variables are not read at all.
 import { readFileSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
 
 export interface UnpublishPolicyConfig {
@@ -70,6 +71,8 @@ export interface SecurityConfig {
   criticalTopPercent: number;
   /** …if they had at least this many downloads, so that a small registry does not mark everything. */
   criticalMinDownloads: number;
+  /** Name servers for the abandoned-mail-domain check (`host` or `host:port`, IP literals); unset: the system's. */
+  dnsServers: string[] | undefined;
 }
 
 export interface MailConfig {
@@ -145,7 +148,7 @@ const FIELDS: Field[] = [
 export const DEFAULT_SECURITY: SecurityConfig = {
   requireVerifiedEmail: true, requireMfaForMaintainers: true, cliSessionHours: 2, webSessionIdleMinutes: 120, webSessionMaxHours: 12,
   writeTokenDefaultDays: 7, writeTokenMaxDays: 90, leakedPasswordRangeUrl: undefined, leakedPasswordRangeDir: undefined,
-  criticalTopPercent: 1, criticalMinDownloads: 1000,
+  criticalTopPercent: 1, criticalMinDownloads: 1000, dnsServers: undefined,
 };
 
 /** Security switches that tests and operators set from the environment. */
@@ -225,10 +228,31 @@ function parseProvenance(raw: unknown, where: string): ProvenanceConfig {
   return { ...parsed, sourceChecker: (sourceChecker as 'none' | 'http' | undefined) ?? 'none', trustedRoots: ((trustedRoots as string[] | undefined) ?? []).map((f) => path.resolve(f)) };
 }
 
+/** `host` or `host:port` as node:dns's setServers takes them: IP literals only, IPv6 bracketed when it has a port. */
+function isDnsServer(s: string): boolean {
+  if (isIPv4(s) || isIPv6(s)) return true;
+  const m = /^(?:\[(?<v6>[^[\]]+)\]|(?<v4>[\d.]+))(?::(?<port>\d{1,5}))?$/.exec(s);
+  const { v6, v4, port } = m?.groups ?? {};
+  if (m === null) return false;
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return false;
+  return v6 !== undefined ? isIPv6(v6) : isIPv4(v4 ?? '');
+}
+
+/** Host names are refused: resolving the resolver would need a resolver. */
+function parseDnsServers(raw: unknown, where: string): string[] | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!Array.isArray(raw)) throw new ConfigError(`${where}: expected a list of name servers`);
+  if (raw.length === 0) throw new ConfigError(`${where}: expected at least one name server (leave it unset for the system's)`);
+  return raw.map((entry: unknown, i) => {
+    if (typeof entry === 'string' && isDnsServer(entry)) return entry;
+    throw new ConfigError(`${where}[${i}]: expected an IP address with an optional port (192.0.2.53, 192.0.2.53:5353, 2001:db8::53, [2001:db8::53]:5353), got ${JSON.stringify(entry)}`);
+  });
+}
+
 function parseSecurity(raw: unknown, where: string): SecurityConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${where}: expected an object`);
-  const { leakedPasswordRangeUrl, leakedPasswordRangeDir, ...scalars } = raw as Record<string, unknown>;
-  const { leakedPasswordRangeUrl: _u, leakedPasswordRangeDir: _d, ...base } = DEFAULT_SECURITY;
+  const { leakedPasswordRangeUrl, leakedPasswordRangeDir, dnsServers, ...scalars } = raw as Record<string, unknown>;
+  const { leakedPasswordRangeUrl: _u, leakedPasswordRangeDir: _d, dnsServers: _s, ...base } = DEFAULT_SECURITY;
   const parsed = parseObject(base, scalars, where);
   for (const [k, min] of [['cliSessionHours', 1], ['webSessionIdleMinutes', 1], ['webSessionMaxHours', 1], ['writeTokenDefaultDays', 1], ['writeTokenMaxDays', 1]] as const) {
     if (parsed[k] < min) throw new ConfigError(`${where}.${k}: expected at least ${min}`);
@@ -239,6 +263,7 @@ function parseSecurity(raw: unknown, where: string): SecurityConfig {
     ...parsed,
     leakedPasswordRangeUrl: leakedPasswordRangeUrl === undefined ? undefined : (parseScalar('url', leakedPasswordRangeUrl, `${where}.leakedPasswordRangeUrl`) as string),
     leakedPasswordRangeDir: leakedPasswordRangeDir === undefined ? undefined : path.resolve(parseScalar('string', leakedPasswordRangeDir, `${where}.leakedPasswordRangeDir`) as string),
+    dnsServers: parseDnsServers(dnsServers, `${where}.dnsServers`),
   };
 }
 
@@ -348,6 +373,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const value = env[name];
     if (value !== undefined) (cfg.security as unknown as Record<string, unknown>)[key] = parseScalar(kind, value, name);
   }
+  // Comma-separated; empty means unset, like the other variables.
+  const dnsServers = env.ATTESTRY_DNS_SERVERS;
+  if (dnsServers !== undefined) cfg.security.dnsServers = dnsServers === '' ? undefined : parseDnsServers(dnsServers.split(',').map((s) => s.trim()), 'ATTESTRY_DNS_SERVERS');
   if (env.ATTESTRY_SMTP_URL !== undefined) cfg.mail = { ...cfg.mail, smtpUrl: parseMail({ smtpUrl: env.ATTESTRY_SMTP_URL }, 'ATTESTRY_SMTP_URL').smtpUrl };
   cfg.dataDir = path.resolve(cfg.dataDir);
   return cfg;

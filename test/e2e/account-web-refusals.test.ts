@@ -16,6 +16,7 @@ import { totpCode } from '../../src/security/mfa/totp.ts';
 import { linkIn, readOutbox, waitForMail } from '../support/mail.ts';
 import { publishBody, putPublish, request } from '../support/publish-body.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
 
 const LEAKED = 'correct horse battery staple';
 
@@ -87,6 +88,7 @@ describe('account pages: refusals', () => {
   let leakedDir: string;
   let url: string;
   let seq = 0;
+  let dns: TestDnsServer;
 
   before(async () => {
     outbox = mkdtempSync(path.join(os.tmpdir(), 'attestry-outbox-'));
@@ -95,11 +97,13 @@ describe('account pages: refusals', () => {
     const sha1 = createHash('sha1').update(LEAKED).digest('hex').toUpperCase();
     writeFileSync(path.join(leakedDir, `${sha1.slice(0, 5)}.txt`), `${sha1.slice(5)}:42\r\n`);
     const port = await freePort();
+    // Every mail domain is abandoned here (NXDOMAIN from a local server): deterministic, and no query leaves the machine.
+    dns = await startDnsServer({});
     registry = await startRegistry({
       env: {
         ATTESTRY_HOST: '127.0.0.1', ATTESTRY_PORT: String(port), ATTESTRY_PUBLIC_URL: `http://localhost:${port}`,
         ATTESTRY_REQUIRE_VERIFIED_EMAIL: 'true', ATTESTRY_REQUIRE_MFA: 'true', ATTESTRY_MAIL_OUTBOX: outbox,
-        ATTESTRY_LEAKED_PASSWORD_RANGE_DIR: leakedDir,
+        ATTESTRY_LEAKED_PASSWORD_RANGE_DIR: leakedDir, ATTESTRY_DNS_SERVERS: dns.address,
       },
     });
     url = registry.url;
@@ -107,6 +111,7 @@ describe('account pages: refusals', () => {
 
   after(async () => {
     await registry?.destroy();
+    await dns?.close();
     rmSync(outbox, { recursive: true, force: true });
     rmSync(leakedDir, { recursive: true, force: true });
   });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Resolver } from 'node:dns/promises';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -46,7 +47,7 @@ const DEFAULTS: Config = {
   trustedPublishing: { issuers: [] },
   provenance: { publicGoodRoot: true, trustedRoots: [], sourceCheckIntervalHours: 24, sourceChecker: 'none', maxChangeWindowDays: 30 },
   signing: { keyFile: undefined },
-  security: { requireVerifiedEmail: true, requireMfaForMaintainers: true, cliSessionHours: 2, webSessionIdleMinutes: 120, webSessionMaxHours: 12, writeTokenDefaultDays: 7, writeTokenMaxDays: 90, leakedPasswordRangeUrl: undefined, leakedPasswordRangeDir: undefined, criticalTopPercent: 1, criticalMinDownloads: 1000 },
+  security: { requireVerifiedEmail: true, requireMfaForMaintainers: true, cliSessionHours: 2, webSessionIdleMinutes: 120, webSessionMaxHours: 12, writeTokenDefaultDays: 7, writeTokenMaxDays: 90, leakedPasswordRangeUrl: undefined, leakedPasswordRangeDir: undefined, criticalTopPercent: 1, criticalMinDownloads: 1000, dnsServers: undefined },
   mail: { smtpUrl: undefined, from: undefined },
   limits: {
     maxBodyBytes: 120 * 1024 * 1024,
@@ -84,6 +85,17 @@ describe('loadConfig: environment refusals', () => {
     for (const v of ['yes', 'on', '']) refuses({ ATTESTRY_REQUIRE_MFA: v }, 'ATTESTRY_REQUIRE_MFA');
     for (const v of ['no', '2']) refuses({ ATTESTRY_REQUIRE_VERIFIED_EMAIL: v }, 'ATTESTRY_REQUIRE_VERIFIED_EMAIL');
     refuses({ ATTESTRY_SMTP_URL: 'http://mail.example' }, 'smtp');
+  });
+
+  it('refuses ATTESTRY_DNS_SERVERS entries that are not IP literals with an optional port, naming the entry', () => {
+    for (const [v, index] of [
+      ['dns.example', 0], ['localhost:53', 0], ['192.0.2.53,', 1], [',192.0.2.53', 0], ['192.0.2.53,,192.0.2.54', 1], ['192.0.2.53 192.0.2.54', 0],
+      ['192.0.2.256', 0], ['192.0.2', 0], ['192.0.2.53:0', 0], ['192.0.2.53:65536', 0], ['192.0.2.53:', 0], ['192.0.2.53:dns', 0], ['192.0.2.53:-1', 0],
+      ['192.0.2.53:123456', 0], ['[192.0.2.53]:53', 0], ['[192.0.2.53]', 0], ['2001:db8::53]:53', 0], ['[2001:db8::53:53', 0], ['[2001:db8::zz]:53', 0],
+      ['[2001:db8::53]:', 0], ['[2001:db8::53]:0', 0], ['192.0.2.53:53,dns.example', 1], ['udp://192.0.2.53', 0], ['192.0.2.53/24', 0],
+    ] as const) {
+      refuses({ ATTESTRY_DNS_SERVERS: v }, 'ATTESTRY_DNS_SERVERS', `[${index}]`);
+    }
   });
 
   it('refuses an empty host or data directory', () => {
@@ -302,8 +314,29 @@ describe('loadConfig: environment overrides', () => {
     refusesFile({ security: { criticalTopPercent: -1 } }, 'criticalTopPercent');
     refusesFile({ security: { criticalTopPercent: 0.5 } }, 'criticalTopPercent');
     refusesFile({ security: { criticalMinDownloads: 'many' } }, 'criticalMinDownloads');
+    refusesFile({ security: { dnsServer: ['192.0.2.53'] } }, 'unknown key "dnsServer"');
+    for (const v of ['192.0.2.53', '192.0.2.53,192.0.2.54', 53, true, { primary: '192.0.2.53' }]) refusesFile({ security: { dnsServers: v } }, 'dnsServers', 'list');
+    refusesFile({ security: { dnsServers: [] } }, 'dnsServers', 'at least one');
+    for (const v of [[53], [null], [''], ['192.0.2.53', 'dns.example'], ['192.0.2.53:99999'], [' 192.0.2.53'], [['192.0.2.53']]]) refusesFile({ security: { dnsServers: v } }, 'dnsServers[');
     refusesFile({ mail: { smtp: 'smtp://x' } }, 'unknown key "smtp"');
     refusesFile({ mail: { smtpUrl: 'mail.example:25' } }, 'smtpUrl');
+  });
+
+  it('ATTESTRY_DNS_SERVERS: comma-separated IP literals, each with an optional port; empty means the system resolver', () => {
+    assert.deepEqual(loadConfig({ ATTESTRY_DNS_SERVERS: '127.0.0.1:5353' }).security.dnsServers, ['127.0.0.1:5353']);
+    assert.deepEqual(loadConfig({ ATTESTRY_DNS_SERVERS: '192.0.2.53, 192.0.2.54:53,2001:db8::53,[2001:db8::54],[2001:db8::55]:5353,::1' }).security.dnsServers,
+      ['192.0.2.53', '192.0.2.54:53', '2001:db8::53', '[2001:db8::54]', '[2001:db8::55]:5353', '::1']);
+    assert.deepEqual(loadConfig({ ATTESTRY_DNS_SERVERS: '' }), DEFAULTS);
+    assert.deepEqual(loadConfig({ ATTESTRY_DNS_SERVERS: '192.0.2.53' }), { ...DEFAULTS, security: { ...DEFAULTS.security, dnsServers: ['192.0.2.53'] } }, 'only its own field');
+    const file = withFile({ security: { dnsServers: ['192.0.2.1'] } }, { ATTESTRY_DNS_SERVERS: '192.0.2.2:53' });
+    assert.deepEqual(file.security.dnsServers, ['192.0.2.2:53'], 'the environment wins over the file');
+    assert.equal(withFile({ security: { dnsServers: ['192.0.2.1'] } }, { ATTESTRY_DNS_SERVERS: '' }).security.dnsServers, undefined, 'an empty variable clears a file value');
+  });
+
+  it('every DNS server the config accepts, node:dns accepts too', () => {
+    const accepted = loadConfig({ ATTESTRY_DNS_SERVERS: '192.0.2.53,192.0.2.53:1,192.0.2.53:65535,2001:db8::53,[2001:db8::53],[2001:db8::53]:5353,::ffff:192.0.2.1' }).security.dnsServers;
+    assert.equal(accepted?.length, 7);
+    assert.doesNotThrow(() => new Resolver().setServers(accepted as string[]));
   });
 
   it('each override changes only its own field', () => {
@@ -325,7 +358,7 @@ describe('loadConfig: config file', () => {
       logLevel: 'warn',
       unpublish: { windowHours: 24, allowAfterWindowWithoutDependents: false },
       limits: { maxBodyBytes: 1000, maxTarballBytes: 900, maxUnpackedBytes: 5000, maxTarballEntries: 10, maxManifestBytes: 100 },
-      security: { requireVerifiedEmail: false, requireMfaForMaintainers: false, cliSessionHours: 8, webSessionIdleMinutes: 30, webSessionMaxHours: 4, writeTokenDefaultDays: 3, writeTokenMaxDays: 30, leakedPasswordRangeUrl: 'https://ranges.example.org/range', leakedPasswordRangeDir: undefined, criticalTopPercent: 5, criticalMinDownloads: 200 },
+      security: { requireVerifiedEmail: false, requireMfaForMaintainers: false, cliSessionHours: 8, webSessionIdleMinutes: 30, webSessionMaxHours: 4, writeTokenDefaultDays: 3, writeTokenMaxDays: 30, leakedPasswordRangeUrl: 'https://ranges.example.org/range', leakedPasswordRangeDir: undefined, criticalTopPercent: 5, criticalMinDownloads: 200, dnsServers: ['192.0.2.53', '[2001:db8::53]:5353'] },
       mail: { smtpUrl: 'smtp://mail.example.org:587', from: 'Registry <registry@example.org>' },
       fsyncBlobs: false,
       trustedPublishing: { issuers: [{ provider: 'github', issuer: 'https://ghes.example.org/_services/token', insecureForTesting: false, default: true }] },
@@ -349,6 +382,7 @@ describe('loadConfig: config file', () => {
     const cfg = withFile({ databaseUrl: null, mailOutbox: '' });
     assert.equal(cfg.databaseUrl, undefined);
     assert.equal(cfg.mailOutbox, undefined);
+    assert.equal(withFile({ security: { dnsServers: null } }).security.dnsServers, undefined);
   });
 
   it('resolves a relative dataDir', () => {
