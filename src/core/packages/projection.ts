@@ -9,9 +9,11 @@ export function etagOf(body: string): string {
   return `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
 }
 
-export async function releaseView(tx: MetadataOps, pkg: PackageRecord, release: Pick<ReleaseRecord, 'id' | 'version' | 'metadata' | 'deprecated' | 'createdAt' | 'publisherId' | 'publishedVia' | 'signatures'>): Promise<ReleaseView> {
+export async function releaseView(tx: MetadataOps, pkg: PackageRecord, release: Pick<ReleaseRecord, 'id' | 'version' | 'metadata' | 'deprecated' | 'createdAt' | 'publisherId' | 'publishedVia' | 'signatures'>,
+  known?: { provenancePredicate: string | null }): Promise<ReleaseView> {
   const publisher = release.publisherId === null ? undefined : await tx.findUserById(release.publisherId);
-  const provenance = (await tx.listAttestations(release.id)).find((a) => a.kind === 'provenance');
+  // A release being written knows its own attestations; others read them.
+  const predicateType = known ? known.provenancePredicate : ((await tx.listAttestations(release.id)).find((a) => a.kind === 'provenance')?.predicateType ?? null);
   return {
     name: pkg.name,
     version: release.version,
@@ -22,7 +24,7 @@ export async function releaseView(tx: MetadataOps, pkg: PackageRecord, release: 
     publisher: publisher ? { name: publisher.name, email: publisher.email } : null,
     publishedVia: release.publishedVia ? (JSON.parse(release.publishedVia) as Record<string, unknown>) : null,
     signatures: release.signatures ? (JSON.parse(release.signatures) as Array<{ keyid: string; sig: string }>) : [],
-    provenance: provenance ? { predicateType: provenance.predicateType } : null,
+    provenance: predicateType !== null ? { predicateType } : null,
   };
 }
 

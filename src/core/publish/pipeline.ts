@@ -100,9 +100,10 @@ export class PublishPipeline {
     const artifacts = this.digest(input.artifacts);
     const facts = await this.validateArtifacts(input, artifacts);
     const provenance = await this.verifyProvenance(principal, input, artifacts);
-    await this.storeBlobs(artifacts);
+    // The registry's signature depends only on name, version and digest: made before the transaction, off the event loop.
+    const [signatures] = await Promise.all([this.sign(input, artifacts), this.storeBlobs(artifacts)]);
     this.d.failpoint('publish.after-blobs');
-    const outcome = await this.commitWithRetry(principal, input, artifacts, facts, provenance);
+    const outcome = await this.commitWithRetry(principal, input, artifacts, facts, provenance, signatures);
     this.d.log.info(outcome.status === 'created' ? 'release published' : 'identical publish retried', {
       ecosystem: input.ecosystem.id, package: input.name, version: input.version, user: principal.kind === 'user' ? principal.name : null,
       ...(principal.kind === 'publisher' ? { trustedPublisher: principal.reference } : {}),
@@ -153,15 +154,25 @@ export class PublishPipeline {
     return { bundle: input.provenanceBundle, verified, summary: summarize(verified) };
   }
 
+  /** Step 4b: the registry's signature over the version (npm `dist.signatures`), as stored JSON. */
+  private async sign(input: PublishInput, artifacts: DigestedArtifact[]): Promise<string | null> {
+    const primary = artifacts[0];
+    if (!primary) return null;
+    const signer = this.d.keys.active();
+    const payload = Buffer.from(input.ecosystem.signaturePayload({ name: input.name, version: input.version, integrity: primary.integrity }));
+    const sig = signer.signAsync ? await signer.signAsync(payload) : signer.sign(payload);
+    return JSON.stringify([{ keyid: signer.keyId, sig: sig.toString('base64') }]);
+  }
+
   /** Step 4: content-addressed blobs, written before any row can point at them. */
   private async storeBlobs(artifacts: DigestedArtifact[]): Promise<void> {
     for (const a of artifacts) await this.d.blobs.put(a.sha512hex, a.data);
   }
 
-  private async commitWithRetry(principal: Principal, input: PublishInput, artifacts: DigestedArtifact[], facts: ArtifactFacts, provenance: CheckedProvenance | null): Promise<PublishOutcome> {
+  private async commitWithRetry(principal: Principal, input: PublishInput, artifacts: DigestedArtifact[], facts: ArtifactFacts, provenance: CheckedProvenance | null, signatures: string | null): Promise<PublishOutcome> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.d.store.transaction((tx) => this.commit(tx, principal, input, artifacts, facts, provenance));
+        return await this.d.store.transaction((tx) => this.commit(tx, principal, input, artifacts, facts, provenance, signatures));
       } catch (e) {
         // Two first publishes of one new name race on the package row: the loser retries and
         // then sees the winner's row (and its version) like any later publish would.
@@ -173,10 +184,11 @@ export class PublishPipeline {
   }
 
   /** Step 5: one transaction for the release, artifacts, tags, documents and event. */
-  private async commit(tx: MetadataOps, principal: Principal, input: PublishInput, artifacts: DigestedArtifact[], facts: ArtifactFacts, provenance: CheckedProvenance | null): Promise<PublishOutcome> {
+  private async commit(tx: MetadataOps, principal: Principal, input: PublishInput, artifacts: DigestedArtifact[], facts: ArtifactFacts, provenance: CheckedProvenance | null, signatures: string | null): Promise<PublishOutcome> {
     const eco = input.ecosystem;
     const now = this.d.clock();
     let pkg = await this.authorize(principal, input, tx);
+    const created = !pkg;
     if (!pkg) {
       pkg = await tx.insertPackage({
         ecosystem: eco.id, name: input.name, createdAt: now, modifiedAt: now, rev: 0, access: input.access ?? 'public',
@@ -201,7 +213,8 @@ export class PublishPipeline {
       }
       throw conflict('VERSION_EXISTS', `${input.name}@${input.version} is already published with different content; versions are immutable. Publish a new version`);
     }
-    await checkContinuity(tx, pkg, provenance?.summary ?? null, now);
+    // A name created by this very publish has no earlier version to be continuous with.
+    if (!created) await checkContinuity(tx, pkg, provenance?.summary ?? null, now);
 
     const publisher = principal.kind === 'user' ? principal : null;
     if (publisher) await tx.addOwner(pkg.id, publisher.userId, now);
@@ -218,11 +231,8 @@ export class PublishPipeline {
     }
     const signer = this.d.keys.active();
     const primary = artifacts[0];
-    if (primary) {
-      const sig = signer.sign(Buffer.from(eco.signaturePayload({ name: input.name, version: input.version, integrity: primary.integrity }))).toString('base64');
-      release.signatures = JSON.stringify([{ keyid: signer.keyId, sig }]);
-      await tx.updateRelease(release.id, { signatures: release.signatures });
-    }
+    // Stored with the fragments below (one UPDATE); the release view reads it from this object.
+    release.signatures = signatures;
     if (provenance && primary) {
       await tx.insertAttestation({ releaseId: release.id, kind: 'provenance', predicateType: provenance.verified.predicateType, mediaType: provenance.verified.mediaType,
         bundle: provenance.bundle, summary: JSON.stringify(provenance.summary), createdAt: now });
@@ -231,8 +241,8 @@ export class PublishPipeline {
       await tx.insertAttestation({ releaseId: release.id, kind: 'publish', predicateType: NPM_PUBLISH_PREDICATE, mediaType: (JSON.parse(attestation) as { mediaType: string }).mediaType,
         bundle: attestation, summary: JSON.stringify({ keyId: signer.keyId }), createdAt: now });
     }
-    const fragments = eco.renderRelease(await releaseView(tx, pkg, release));
-    await tx.updateRelease(release.id, { fragmentFull: fragments.full, fragmentAbbrev: fragments.abbrev });
+    const fragments = eco.renderRelease(await releaseView(tx, pkg, release, { provenancePredicate: provenance?.verified.predicateType ?? null }));
+    await tx.updateRelease(release.id, { fragmentFull: fragments.full, fragmentAbbrev: fragments.abbrev, signatures });
     await tx.setDependencies(release.id, eco.id, input.dependencies);
     for (const tag of input.tags) await tx.setTag(pkg.id, tag, input.version);
 

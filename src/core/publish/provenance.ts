@@ -86,9 +86,12 @@ export async function bindSigner(ops: MetadataOps, principal: Principal, ecosyst
 
 /** The release continuity is judged against: the `latest` tag's version, else the newest live one. */
 async function previousRelease(ops: MetadataOps, pkg: PackageRecord): Promise<ReleaseRecord | undefined> {
-  const live = (await ops.listReleases(pkg.id)).filter((r) => r.state === 'published');
+  // The common case reads one row: the release `latest` points at.
   const latestTag = (await ops.listTags(pkg.id)).find((t) => t.tag === 'latest')?.version;
-  return live.find((r) => r.version === latestTag) ?? live[live.length - 1];
+  const tagged = latestTag === undefined ? undefined : await ops.findRelease(pkg.id, latestTag);
+  if (tagged?.state === 'published') return tagged;
+  const live = (await ops.listReleases(pkg.id)).filter((r) => r.state === 'published');
+  return live[live.length - 1];
 }
 
 /**

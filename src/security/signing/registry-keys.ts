@@ -24,6 +24,8 @@ export interface RegistrySigner {
   readonly keyId: string;
   /** ECDSA P-256 over SHA-256 of `data`, DER-encoded signature. */
   sign(data: Buffer): Buffer;
+  /** The same, computed on libuv's thread pool so a publish does not hold the event loop for it. */
+  signAsync?(data: Buffer): Promise<Buffer>;
 }
 
 /**
@@ -45,7 +47,11 @@ function signerFor(keyId: string, privateKey: KeyObject): RegistrySigner {
   // The key lives in this closure only: the signer object has nothing to print or serialise.
   return Object.freeze({
     keyId,
-    sign: (data: Buffer): Buffer => cryptoSign('sha256', data, { key: privateKey, dsaEncoding: 'der' }),
+    // The KeyObject itself (ECDSA signs DER by default): an options object costs a slow key-preparation path per call.
+    sign: (data: Buffer): Buffer => cryptoSign('sha256', data, privateKey),
+    signAsync: (data: Buffer): Promise<Buffer> => new Promise((resolve, reject) => {
+      cryptoSign('sha256', data, privateKey, (err, sig) => (err ? reject(err) : resolve(sig)));
+    }),
   });
 }
 
