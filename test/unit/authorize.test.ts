@@ -6,6 +6,7 @@ import type { Decision, PackageAction, PackageResource } from '../../src/securit
 import { ANONYMOUS } from '../../src/security/authz/principal.ts';
 import type { Principal, PublisherGrant, TokenGrant } from '../../src/security/authz/principal.ts';
 import { generateToken } from '../../src/security/tokens/token-format.ts';
+import type { TokenScope } from '../../src/security/tokens/token-scope.ts';
 
 // ---------- fixtures ----------
 
@@ -435,5 +436,87 @@ describe('Authorizer: the credential must be strong enough for writes', () => {
   it('treats a principal without MFA state as the weakest (deny, never allow by omission)', () => {
     const bare: Principal = { kind: 'user', userId: ALICE, name: 'alice', isAdmin: false, token: null };
     expectRule(strict().check(bare, 'package:publish', live()), false, 'email-unverified', 'forbidden');
+  });
+});
+
+describe('Authorizer: granular tokens narrow the owner\'s rights', () => {
+  const pkg = (name: string, over: Partial<PackageResource> = {}): PackageResource => ({
+    ecosystem: 'npm', name, scope: name.startsWith('@') ? name.slice(1, name.indexOf('/')) : null, state: 'live', access: 'public', ownerIds: [ALICE], ...over,
+  });
+  const A = pkg('@alice/a');
+  const B = pkg('@alice/b');
+  const scoped = (scope: TokenScope): Principal => ({
+    kind: 'user', userId: ALICE, name: 'alice', isAdmin: false, token: { id: 'tok-granular', readonly: false, kind: 'api', scope },
+  });
+  const only = (packagesPermission: TokenScope['packagesPermission'], packages: string[] | 'all' | null = ['@alice/a'], scopes: string[] | null = null): Principal =>
+    scoped({ packages, scopes, orgs: null, packagesPermission, orgsPermission: null });
+  const expectRule = (d: Decision, allow: boolean, rule: string, outcome?: string) => {
+    assert.equal(d.allow, allow, JSON.stringify(d));
+    assert.equal(d.rule, rule);
+    if (!d.allow && outcome) assert.equal(d.outcome, outcome);
+  };
+
+  it('a read-write token for A publishes A, and is refused B with token-scope (logged)', () => {
+    const log = capturingLogger();
+    const authz = new Authorizer(log);
+    expectRule(authz.check(only('read-write'), 'package:publish', A), true, 'owner');
+    assert.equal(log.entries.length, 0);
+    const d = authz.check(only('read-write'), 'package:publish', B);
+    expectRule(d, false, 'token-scope', 'forbidden');
+    assertLogged(log, d, 'package:publish', B);
+    assert.equal(log.entries[0]?.fields?.tokenId, 'tok-granular');
+  });
+
+  it('refuses B the same way whether B exists, was unpublished, or never existed (no existence oracle)', () => {
+    const authz = new Authorizer(capturingLogger());
+    for (const state of ['live', 'deleted', null] as const) {
+      for (const action of ['package:publish', 'package:create', 'package:unpublish', 'package:tag'] as const) {
+        expectRule(authz.check(only('read-write'), action, pkg('@alice/b', { state, ownerIds: state === null ? [] : [ALICE] })), false, 'token-scope', 'forbidden');
+      }
+    }
+  });
+
+  it('a read-only granular token reads a restricted A, cannot write A, and does not see a restricted B', () => {
+    const authz = new Authorizer(capturingLogger());
+    expectRule(authz.check(only('read-only'), 'package:read', pkg('@alice/a', { access: 'restricted' })), true, 'owner-read');
+    for (const action of WRITES) expectRule(authz.check(only('read-only'), action, A), false, 'token-scope', 'forbidden');
+    expectRule(authz.check(only('read-only'), 'package:read', pkg('@alice/b', { access: 'restricted' })), false, 'token-scope', 'hidden');
+  });
+
+  it('public reads need no credential, so no scope takes them away', () => {
+    const authz = new Authorizer(capturingLogger());
+    expectRule(authz.check(only('no-access'), 'package:read', B), true, 'public-read');
+    expectRule(authz.check(only('no-access'), 'package:read', pkg('@alice/a', { access: 'restricted' })), false, 'token-scope', 'hidden');
+  });
+
+  it('read-write does not grant management; the manage extension does', () => {
+    const authz = new Authorizer(capturingLogger());
+    for (const action of ['package:owners', 'package:publishers', 'package:provenance'] as const) {
+      expectRule(authz.check(only('read-write'), action, A), false, 'token-scope', 'forbidden');
+      expectRule(authz.check(only('manage'), action, A), true, 'owner');
+    }
+    for (const action of ['package:unpublish', 'package:deprecate', 'package:tag'] as const) expectRule(authz.check(only('read-write'), action, A), true, 'owner');
+  });
+
+  it('a scope token covers every package in the scope, new names included, and nothing outside it', () => {
+    const authz = new Authorizer(capturingLogger());
+    const scopeToken = only('read-write', null, ['alice']);
+    expectRule(authz.check(scopeToken, 'package:publish', A), true, 'owner');
+    expectRule(authz.check(scopeToken, 'package:publish', B), true, 'owner');
+    expectRule(authz.check(scopeToken, 'package:create', pkg('@alice/new', { state: null, ownerIds: [] })), true, 'own-scope');
+    expectRule(authz.check(scopeToken, 'package:publish', pkg('left-pad')), false, 'token-scope', 'forbidden');
+    expectRule(authz.check(scopeToken, 'package:create', pkg('new-unscoped', { state: null, ownerIds: [] })), false, 'token-scope', 'forbidden');
+  });
+
+  it('a scope never widens: an all-packages read-write token still cannot publish someone else\'s package', () => {
+    const authz = new Authorizer(capturingLogger());
+    expectRule(authz.check(only('manage', 'all'), 'package:publish', pkg('left-pad', { ownerIds: [BOB] })), false, 'owner-required', 'forbidden');
+    expectRule(authz.check(only('manage', 'all'), 'package:create', pkg('@bob/x', { state: null, ownerIds: [] })), false, 'scope-owner', 'forbidden');
+  });
+
+  it('an org-only token (no package access) changes no package', () => {
+    const authz = new Authorizer(capturingLogger());
+    const orgOnly = scoped({ packages: null, scopes: null, orgs: ['alice'], packagesPermission: 'no-access', orgsPermission: 'read-write' });
+    for (const action of WRITES) expectRule(authz.check(orgOnly, action, A), false, 'token-scope', 'forbidden');
   });
 });

@@ -468,7 +468,7 @@ for (const kind of storesUnderTest()) {
         const u = await user();
         const token = (id: string, bypass2fa: boolean) => ({
           id, userId: u.id, tokenHash: unique('th'), displayPrefix: 'atr_', kind: 'api' as const, name: null, readonly: false, cidrWhitelist: null,
-          createdAt: NOW, expiresAt: NOW + 7 * 24 * 60 * MINUTE, lastUsedAt: null, lastUsedIp: null, bypass2fa,
+          createdAt: NOW, expiresAt: NOW + 7 * 24 * 60 * MINUTE, lastUsedAt: null, lastUsedIp: null, bypass2fa, scope: null,
         });
         const automation = token(unique('tok'), true);
         const plain = token(unique('tok'), false);

@@ -10,6 +10,7 @@ import { displayPrefix, generateToken, hashToken, isWellFormedToken } from '../.
 import type { Principal, UserPrincipal } from '../../security/authz/principal.ts';
 import { validateEmail, validateUsername } from './names.ts';
 import { addressAllowed } from '../../security/tokens/cidr.ts';
+import { scopeCanWrite, type TokenScope } from '../../security/tokens/token-scope.ts';
 import type { LeakedPasswordChecker } from '../../security/passwords/leaked.ts';
 import type { EmailVerification } from './email-verification.ts';
 import type { Notifier } from './notifier.ts';
@@ -51,6 +52,8 @@ export interface NewTokenOptions {
   cidrWhitelist?: string[] | null;
   expiresInDays?: number | null;
   bypass2fa?: boolean;
+  /** Granular tokens: the packages and permissions (parsed by parseTokenScope); null or absent: classic. */
+  scope?: TokenScope | null;
 }
 
 export class AccountService {
@@ -191,7 +194,10 @@ export class AccountService {
   async issueToken(user: UserRecord, options: NewTokenOptions): Promise<IssuedToken> {
     const token = generateToken();
     const now = this.clock();
-    const writes = options.readonly !== true;
+    const scope = options.scope ?? null;
+    // A granular token is bounded like a write token whenever its scope can write: its lifetime is
+    // the policy's default when none is asked for, and never beyond the policy's maximum.
+    const writes = options.readonly !== true && (scope === null || scopeCanWrite(scope));
     if (options.kind === 'api' && writes && options.expiresInDays !== undefined && options.expiresInDays !== null && options.expiresInDays > this.policy.writeTokenMaxDays) {
       throw invalid('BAD_EXPIRY', `Tokens that can write live at most ${this.policy.writeTokenMaxDays} days on this registry`);
     }
@@ -213,9 +219,10 @@ export class AccountService {
       lastUsedAt: null,
       lastUsedIp: null,
       bypass2fa: options.bypass2fa === true,
+      scope,
     };
     await this.store.insertToken(record);
-    await this.store.insertEvent({ at: now, type: 'token.created', actorId: user.id, ecosystem: null, packageName: null, version: null, data: { tokenId: record.id, kind: record.kind, readonly: record.readonly, bypass2fa: record.bypass2fa } });
+    await this.store.insertEvent({ at: now, type: 'token.created', actorId: user.id, ecosystem: null, packageName: null, version: null, data: { tokenId: record.id, kind: record.kind, readonly: record.readonly, bypass2fa: record.bypass2fa, scope: record.scope } });
     if (record.kind === 'api') await this.security?.notifier.notice(user, { kind: 'token-created', tokenName: record.name, readonly: record.readonly });
     return { token, record };
   }
@@ -237,7 +244,7 @@ export class AccountService {
       await this.store.touchToken(record.id, now, ip);
     }
     return {
-      kind: 'user', userId: user.id, name: user.name, isAdmin: user.isAdmin, token: { id: record.id, readonly: record.readonly, kind: record.kind, bypass2fa: record.bypass2fa },
+      kind: 'user', userId: user.id, name: user.name, isAdmin: user.isAdmin, token: { id: record.id, readonly: record.readonly, kind: record.kind, bypass2fa: record.bypass2fa, scope: record.scope },
       mfa: this.mfaState(user),
     };
   }

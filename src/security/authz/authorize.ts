@@ -2,6 +2,7 @@
 // action not handled below is refused. Each refusal names the rule that refused it and is logged.
 import type { Logger } from '../../core/logger.ts';
 import type { MfaState, UserPrincipal, Principal, PublisherGrant } from './principal.ts';
+import { tokenAllows } from '../tokens/token-scope.ts';
 
 /** Closed list of package actions. New entries may be added; existing ones never change meaning. */
 export const PACKAGE_ACTIONS = [
@@ -84,6 +85,16 @@ function decide(p: Principal, action: PackageAction, r: PackageResource): Decisi
   const isOwner = p.kind === 'user' && r.ownerIds.includes(p.userId);
   // A restricted package must be indistinguishable from an absent one for everyone else.
   const hiddenFromCaller = r.state === 'live' && r.access === 'restricted' && !isOwner;
+
+  // A granular token narrows its owner's rights; it never widens them (the rules below still apply).
+  // Decided from the name alone, before existence, so the answer says nothing about other packages.
+  // Public reads need no credential, so a token's scope does not take them away.
+  const tokenScope = p.kind === 'user' ? p.token?.scope : null;
+  if (tokenScope && !(action === 'package:read' && r.access === 'public') && !tokenAllows(tokenScope, action, r)) {
+    return action === 'package:read'
+      ? deny('token-scope', 'hidden', `${r.name} is not found`)
+      : deny('token-scope', 'forbidden', `This token's scope does not allow ${action} on ${r.name}`);
+  }
 
   if (action === 'package:read') {
     if (r.access === 'public') return allow('public-read');

@@ -1,4 +1,5 @@
 // Who is asking. Every request resolves to exactly one principal before any decision is made.
+import type { TokenScope } from '../tokens/token-scope.ts';
 
 export interface TokenGrant {
   id: string;
@@ -6,6 +7,8 @@ export interface TokenGrant {
   kind: 'session' | 'api';
   /** Writes need no second factor (an automation token); never on critical packages. */
   bypass2fa?: boolean;
+  /** A granular token's packages and permissions; absent or null: the owner's full rights. */
+  scope?: TokenScope | null;
 }
 
 /** What the authorizer needs to know about a person's second factors, resolved with the credential. */

@@ -2,6 +2,8 @@
 // implements it is decided in app.ts. Records are plain data; ids and times are numbers
 // (milliseconds since the epoch).
 
+import type { TokenScope } from '../../security/tokens/token-scope.ts';
+
 /** A write lost to a uniqueness rule (another writer got there first). Part of the contract. */
 export class UniqueViolation extends Error {
   constructor(message: string) {
@@ -117,6 +119,8 @@ export interface TokenRecord {
   lastUsedIp: string | null;
   /** Writes with this token need no second factor (automation); never on critical packages. */
   bypass2fa: boolean;
+  /** A granular token's packages, scopes and permissions; null for a classic token. */
+  scope: TokenScope | null;
 }
 
 export interface LoginSessionRecord {
@@ -350,6 +354,8 @@ export interface MetadataOps {
   recordOidcTokenUse(issuer: string, jti: string, expiresAt: number, now: number): Promise<boolean>;
   insertPublisherToken(t: PublisherTokenRecord): Promise<void>;
   findPublisherTokenByHash(hash: string): Promise<PublisherTokenRecord | undefined>;
+  /** Revokes one minted token (a secret scanner found it in public); false when it was already gone. */
+  deletePublisherToken(id: string): Promise<boolean>;
 
   insertUser(user: NewUser): Promise<UserRecord>;
   findUserByName(name: string): Promise<UserRecord | undefined>;

@@ -7,6 +7,7 @@ import { readJson } from '../../../http/body.ts';
 import { sendJson } from '../../../http/respond.ts';
 import type { Principal, UserPrincipal } from '../../../security/authz/principal.ts';
 import { parseCidrList } from '../../../security/tokens/cidr.ts';
+import { parseTokenScope, type TokenScope } from '../../../security/tokens/token-scope.ts';
 import { validateEmail } from '../../../core/accounts/names.ts';
 import type { NpmDeps } from '../deps.ts';
 
@@ -212,23 +213,51 @@ export async function listTokens(d: NpmDeps, ctx: RequestContext): Promise<void>
       automation: t.bypass2fa,
       cidr_whitelist: t.cidrWhitelist,
       last_used: t.lastUsedAt === null ? null : new Date(t.lastUsedAt).toISOString(),
+      ...listScopeFields(t.scope),
     })),
     total: tokens.length,
     urls: {},
   });
 }
 
-const GRANULAR_FIELDS = ['packages', 'packages_all', 'scopes', 'orgs', 'packages_and_scopes_permission', 'orgs_permission'];
+/** A granular token's scope in npm's request field names (what `npm token create --json` prints back). */
+function scopeFields(scope: TokenScope | null): Json {
+  if (scope === null) return {};
+  return {
+    ...(scope.packages === 'all' ? { packages_all: true } : scope.packages === null ? {} : { packages: scope.packages }),
+    ...(scope.scopes === null ? {} : { scopes: scope.scopes.map((s) => `@${s}`) }),
+    ...(scope.orgs === null ? {} : { orgs: scope.orgs }),
+    packages_and_scopes_permission: scope.packagesPermission,
+    ...(scope.orgsPermission === null ? {} : { orgs_permission: scope.orgsPermission }),
+  };
+}
+
+const LIST_ACTIONS = { 'read-only': 'read', 'read-write': 'write', manage: 'manage', 'no-access': 'none' } as const;
+
+/**
+ * A granular token in a `npm token list` object. The shape (`permissions: [{name, action}]`,
+ * `scopes: [{name, type}]`) follows what npm's registry answers (seen in npm/cli#9443 for a
+ * package token with write access); the `scope`/`org` types and the other actions follow it by analogy.
+ */
+function listScopeFields(scope: TokenScope | null): Json {
+  if (scope === null) return {};
+  const permissions = [{ name: 'package', action: LIST_ACTIONS[scope.packagesPermission] }];
+  if (scope.orgsPermission !== null) permissions.push({ name: 'org', action: LIST_ACTIONS[scope.orgsPermission] });
+  const scopes = [
+    ...(Array.isArray(scope.packages) ? scope.packages : []).map((name) => ({ name, type: 'package' })),
+    ...(scope.scopes ?? []).map((s) => ({ name: `@${s}`, type: 'scope' })),
+    ...(scope.orgs ?? []).map((name) => ({ name, type: 'org' })),
+  ];
+  return { permissions, scopes, packages_all: scope.packages === 'all' };
+}
 
 export async function createToken(d: NpmDeps, ctx: RequestContext): Promise<void> {
   ctx.route = 'npm.tokens.create';
   const p = requireUser(await ctx.principal());
   const body = await readJson(ctx.req, d.maxJsonBytes);
   if (!isObject(body)) throw invalid('BAD_BODY', 'The body must be a JSON object');
-  const granular = GRANULAR_FIELDS.filter((f) => body[f] !== undefined);
-  if (granular.length > 0) {
-    throw invalid('GRANULAR_TOKENS_UNSUPPORTED', `This registry does not support ${granular.join(', ')} on tokens yet; create a token without them`);
-  }
+  // Checked before the password, so a malformed request costs no password attempt.
+  const scope = parseTokenScope(body);
   const user = await d.accounts.authenticate(p.name, body.password, ctx.ip);
   d.accounts.requireVerifiedEmail(user);
   requireOtpIfEnrolled(p);
@@ -241,12 +270,13 @@ export async function createToken(d: NpmDeps, ctx: RequestContext): Promise<void
   }
   const name = typeof body.name === 'string' ? body.name : typeof body.description === 'string' ? body.description : null;
   const { token, record } = await d.accounts.issueToken(user, {
-    kind: 'api', name, readonly: body.readonly === true, cidrWhitelist: parseCidrList(body.cidr_whitelist), expiresInDays, bypass2fa: body.bypass_2fa === true,
+    kind: 'api', name, readonly: body.readonly === true, cidrWhitelist: parseCidrList(body.cidr_whitelist), expiresInDays, bypass2fa: body.bypass_2fa === true, scope,
   });
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   sendJson(ctx.res, 201, {
     token, key: record.id, name: record.name, cidr_whitelist: record.cidrWhitelist, readonly: record.readonly,
     expires: iso(record.expiresAt), created: iso(record.createdAt), updated: iso(record.createdAt),
+    ...(record.bypass2fa ? { bypass_2fa: true } : {}), ...scopeFields(record.scope),
   });
 }
 

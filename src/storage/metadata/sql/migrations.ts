@@ -316,6 +316,14 @@ CREATE TABLE package_downloads (
 CREATE INDEX package_downloads_day ON package_downloads(day);
 `,
   },
+  {
+    version: 7,
+    name: 'granular tokens',
+    // JSON of the token's TokenScope (src/security/tokens/token-scope.ts); NULL for a classic token.
+    sql: `
+ALTER TABLE tokens ADD COLUMN scope TEXT;
+`,
+  },
 ];
 
 export function renderMigration(sql: string, dialect: SqlDatabase['dialect']): string {

@@ -5,6 +5,7 @@ import type {
   AttestationRecord, NewPackage, NewRelease, NewUser, OtpChallengeRecord, PackagePublisherRecord, PackageRecord, PackageRef, PublisherTokenRecord, ReleaseRecord,
   SearchHit, ServedArtifact, ThrottleRecord, TokenRecord, TrustedPublisherRecord, UserRecord, UserSecurityFields, WebAuthnCredentialRecord, WebSessionRecord,
 } from '../store.ts';
+import { decodeTokenScope } from '../../../security/tokens/token-scope.ts';
 
 type Row = Record<string, unknown>;
 
@@ -72,7 +73,7 @@ const toToken = (r: Row): TokenRecord => ({
   kind: r.kind === 'api' ? 'api' : 'session', name: strOrNull(r.name), readonly: bool(r.readonly),
   cidrWhitelist: r.cidr_whitelist ? (JSON.parse(String(r.cidr_whitelist)) as string[]) : null,
   createdAt: num(r.created_at), expiresAt: numOrNull(r.expires_at), lastUsedAt: numOrNull(r.last_used_at), lastUsedIp: strOrNull(r.last_used_ip),
-  bypass2fa: bool(r.bypass_2fa),
+  bypass2fa: bool(r.bypass_2fa), scope: r.scope ? decodeTokenScope(String(r.scope)) : null,
 });
 
 const toLogin = (r: Row): LoginSessionRecord => ({
@@ -422,13 +423,16 @@ class SqlOps implements MetadataOps {
     const r = await this.x.get<Row>('SELECT * FROM publisher_tokens WHERE token_hash = ?', [hash]);
     return r && toPublisherToken(r);
   }
+  async deletePublisherToken(id: string): Promise<boolean> {
+    return (await this.x.run('DELETE FROM publisher_tokens WHERE id = ?', [id])).changes > 0;
+  }
 
   async insertToken(t: TokenRecord): Promise<void> {
     await this.x.run(
-      `INSERT INTO tokens (id, user_id, token_hash, display_prefix, kind, name, readonly, cidr_whitelist, created_at, expires_at, last_used_at, last_used_ip, bypass_2fa)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO tokens (id, user_id, token_hash, display_prefix, kind, name, readonly, cidr_whitelist, created_at, expires_at, last_used_at, last_used_ip, bypass_2fa, scope)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [t.id, t.userId, t.tokenHash, t.displayPrefix, t.kind, t.name, t.readonly ? 1 : 0, t.cidrWhitelist ? JSON.stringify(t.cidrWhitelist) : null,
-        t.createdAt, t.expiresAt, t.lastUsedAt, t.lastUsedIp, t.bypass2fa ? 1 : 0],
+        t.createdAt, t.expiresAt, t.lastUsedAt, t.lastUsedIp, t.bypass2fa ? 1 : 0, t.scope ? JSON.stringify(t.scope) : null],
     );
   }
   async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
