@@ -28,6 +28,8 @@ import { AttestryError } from './core/errors.ts';
 import type { AccountSecurityDeps } from './core/accounts/account-service.ts';
 import { EmailVerification } from './core/accounts/email-verification.ts';
 import { Notifier, type SecurityNotice } from './core/accounts/notifier.ts';
+import { TokenRevocation } from './core/accounts/token-revocation.ts';
+import { ReporterKeys } from './security/tokens/reporter-signature.ts';
 import { SecondFactors } from './core/accounts/second-factors.ts';
 import { Throttling } from './core/accounts/throttling.ts';
 import { WebSessions } from './core/accounts/web-sessions.ts';
@@ -233,6 +235,9 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
   const provenance: ProvenanceVerifier = { verify: (bundle, expect) => verifyNpmProvenance(bundle, roots, { ...expect, issuerSupported }) };
   const publisher = new PublishPipeline({ store, blobs, authorizer, clock, log, failpoint: failpointFromEnv(log), provenance, keys, registryUrl: publicUrl });
   const provenanceService = new ProvenanceService({ store, authorizer, clock, log, maxChangeWindowMs: config.provenance.maxChangeWindowDays * 86_400_000 });
+  // Secret-scanning revocation exists only when a reporter key is configured (docs/secret-scanning.md).
+  const reporters = config.security.secretScanningReporters;
+  const tokenRevocation = reporters.length === 0 ? undefined : { service: new TokenRevocation({ store, notifier, clock, log }), reporters: new ReporterKeys(reporters) };
   handlers.push(
     opsHandler(metrics, async () => void (await store.countUsers()), VERSION),
     webHandler({ accounts, secondFactors, emailVerification, webSessions, store, clock, publicUrl }),
@@ -245,6 +250,7 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
       maxBodyBytes: config.limits.maxBodyBytes,
       maxJsonBytes: MAX_JSON_BYTES,
       downloads,
+      tokenRevocation,
     }),
   );
   const stopTrim = startIdleMemoryTrim(() => server.activity(), log);

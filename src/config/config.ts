@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
+import { parseReporterPublicKey, type ReporterKeyConfig } from '../security/tokens/reporter-signature.ts';
 
 export interface UnpublishPolicyConfig {
   /** Hours after publishing during which an owner may always unpublish a version. */
@@ -73,6 +74,8 @@ export interface SecurityConfig {
   criticalMinDownloads: number;
   /** Name servers for the abandoned-mail-domain check (`host` or `host:port`, IP literals); unset: the system's. */
   dnsServers: string[] | undefined;
+  /** Public keys of secret scanners whose signed reports revoke leaked tokens (docs/secret-scanning.md); empty: endpoint off. */
+  secretScanningReporters: ReporterKeyConfig[];
 }
 
 export interface MailConfig {
@@ -148,7 +151,7 @@ const FIELDS: Field[] = [
 export const DEFAULT_SECURITY: SecurityConfig = {
   requireVerifiedEmail: true, requireMfaForMaintainers: true, cliSessionHours: 2, webSessionIdleMinutes: 120, webSessionMaxHours: 12,
   writeTokenDefaultDays: 7, writeTokenMaxDays: 90, leakedPasswordRangeUrl: undefined, leakedPasswordRangeDir: undefined,
-  criticalTopPercent: 1, criticalMinDownloads: 1000, dnsServers: undefined,
+  criticalTopPercent: 1, criticalMinDownloads: 1000, dnsServers: undefined, secretScanningReporters: [],
 };
 
 /** Security switches that tests and operators set from the environment. */
@@ -187,7 +190,7 @@ function defaults(): Config {
     trustedPublishing: { issuers: [] },
     provenance: { ...DEFAULT_PROVENANCE, trustedRoots: [] },
     signing: { keyFile: undefined },
-    security: { ...DEFAULT_SECURITY },
+    security: { ...DEFAULT_SECURITY, secretScanningReporters: [] },
     mail: { smtpUrl: undefined, from: undefined },
   };
 }
@@ -249,10 +252,36 @@ function parseDnsServers(raw: unknown, where: string): string[] | undefined {
   });
 }
 
+const REPORTER_KEYS = ['keyId', 'publicKeyPem'];
+
+/** Each key is parsed now, so a bad PEM stops start-up instead of failing the first report. */
+function parseReporters(raw: unknown, where: string): ReporterKeyConfig[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw new ConfigError(`${where}: expected a list of {keyId, publicKeyPem}`);
+  const seen = new Set<string>();
+  return raw.map((e: unknown, i) => {
+    const at = `${where}[${i}]`;
+    if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new ConfigError(`${at}: expected an object {keyId, publicKeyPem}`);
+    for (const k of Object.keys(e)) if (!REPORTER_KEYS.includes(k)) throw new ConfigError(`${at}: unknown key "${k}" (known: ${REPORTER_KEYS.join(', ')})`);
+    const o = e as Record<string, unknown>;
+    const keyId = parseScalar('string', o.keyId, `${at}.keyId`) as string;
+    if (keyId.length > 256) throw new ConfigError(`${at}.keyId: expected at most 256 characters`);
+    if (seen.has(keyId)) throw new ConfigError(`${at}.keyId: "${keyId}" is listed twice`);
+    seen.add(keyId);
+    const publicKeyPem = parseScalar('string', o.publicKeyPem, `${at}.publicKeyPem`) as string;
+    try {
+      parseReporterPublicKey(publicKeyPem);
+    } catch (err) {
+      throw new ConfigError(`${at}.publicKeyPem: not a usable public key (${(err as Error).message.slice(0, 200)}); expected a PEM EC P-256 public key`);
+    }
+    return { keyId, publicKeyPem };
+  });
+}
+
 function parseSecurity(raw: unknown, where: string): SecurityConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${where}: expected an object`);
-  const { leakedPasswordRangeUrl, leakedPasswordRangeDir, dnsServers, ...scalars } = raw as Record<string, unknown>;
-  const { leakedPasswordRangeUrl: _u, leakedPasswordRangeDir: _d, dnsServers: _s, ...base } = DEFAULT_SECURITY;
+  const { leakedPasswordRangeUrl, leakedPasswordRangeDir, dnsServers, secretScanningReporters, ...scalars } = raw as Record<string, unknown>;
+  const { leakedPasswordRangeUrl: _u, leakedPasswordRangeDir: _d, dnsServers: _s, secretScanningReporters: _r, ...base } = DEFAULT_SECURITY;
   const parsed = parseObject(base, scalars, where);
   for (const [k, min] of [['cliSessionHours', 1], ['webSessionIdleMinutes', 1], ['webSessionMaxHours', 1], ['writeTokenDefaultDays', 1], ['writeTokenMaxDays', 1]] as const) {
     if (parsed[k] < min) throw new ConfigError(`${where}.${k}: expected at least ${min}`);
@@ -264,6 +293,7 @@ function parseSecurity(raw: unknown, where: string): SecurityConfig {
     leakedPasswordRangeUrl: leakedPasswordRangeUrl === undefined ? undefined : (parseScalar('url', leakedPasswordRangeUrl, `${where}.leakedPasswordRangeUrl`) as string),
     leakedPasswordRangeDir: leakedPasswordRangeDir === undefined ? undefined : path.resolve(parseScalar('string', leakedPasswordRangeDir, `${where}.leakedPasswordRangeDir`) as string),
     dnsServers: parseDnsServers(dnsServers, `${where}.dnsServers`),
+    secretScanningReporters: parseReporters(secretScanningReporters, `${where}.secretScanningReporters`),
   };
 }
 

@@ -15,6 +15,8 @@ export type SecurityNotice =
   | { kind: 'recovery-code-used'; remaining: number }
   | { kind: 'recovery-codes-regenerated' }
   | { kind: 'token-created'; tokenName: string | null; readonly: boolean }
+  /** A secret scanner reported the token public and it was revoked; `packageName` for a trusted-publishing token. */
+  | { kind: 'token-leaked-revoked'; tokenName: string | null; url: string | null; packageName?: string }
   | { kind: 'trusted-publisher-added'; packageName: string; provider: string }
   | { kind: 'trusted-publisher-removed'; packageName: string }
   | { kind: 'new-device-login'; device: string; address: string | null }
@@ -122,6 +124,24 @@ function describe(notice: SecurityNotice, user: string): Description {
           ...(notice.readonly ? [] : [' It can publish packages you maintain.']),
         ]],
         ifNotYou: ['If it was not you, revoke the token in your account settings now, change your password and check the recent versions of your packages.'],
+      };
+    case 'token-leaked-revoked':
+      // The place comes from the reporter, not from us: shown without its scheme, so that the
+      // only link in a notice stays the settings page.
+      return {
+        subject: 'An access token was found in public and revoked',
+        what: [
+          [
+            ...(notice.packageName === undefined
+              ? ['The access token ', ...(notice.tokenName === null ? ['without a name'] : [v(notice.tokenName)]), ' of ', ...account]
+              : ['A trusted-publishing token for the package ', v(notice.packageName), ', whose trusted publisher was added by ', ...account]),
+            ' was reported by a secret scanner as published',
+            ...(notice.url === null ? [] : [' at ', v(notice.url.replace(/^[a-z][a-z0-9+.-]*:\/*/i, ''))]),
+            '. It has been revoked and no longer works.',
+          ],
+          ['Remove it from where it was published and replace it where it was used with a new token.'],
+        ],
+        ifNotYou: ['If it was not you who published it, or you are unsure, check the recent versions of your packages and your security history: whoever found the token may have used it before it was revoked.'],
       };
     case 'trusted-publisher-added':
       return {

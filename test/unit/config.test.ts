@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Resolver } from 'node:dns/promises';
+import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -34,6 +35,8 @@ const refusesFile = (content: unknown, ...mentions: string[]): void => {
   refuses({ ATTESTRY_CONFIG: file }, file, ...mentions);
 };
 
+const REPORTER_PEM = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+
 const DEFAULTS: Config = {
   host: '127.0.0.1',
   port: 4873,
@@ -47,7 +50,7 @@ const DEFAULTS: Config = {
   trustedPublishing: { issuers: [] },
   provenance: { publicGoodRoot: true, trustedRoots: [], sourceCheckIntervalHours: 24, sourceChecker: 'none', maxChangeWindowDays: 30 },
   signing: { keyFile: undefined },
-  security: { requireVerifiedEmail: true, requireMfaForMaintainers: true, cliSessionHours: 2, webSessionIdleMinutes: 120, webSessionMaxHours: 12, writeTokenDefaultDays: 7, writeTokenMaxDays: 90, leakedPasswordRangeUrl: undefined, leakedPasswordRangeDir: undefined, criticalTopPercent: 1, criticalMinDownloads: 1000, dnsServers: undefined },
+  security: { requireVerifiedEmail: true, requireMfaForMaintainers: true, cliSessionHours: 2, webSessionIdleMinutes: 120, webSessionMaxHours: 12, writeTokenDefaultDays: 7, writeTokenMaxDays: 90, leakedPasswordRangeUrl: undefined, leakedPasswordRangeDir: undefined, criticalTopPercent: 1, criticalMinDownloads: 1000, dnsServers: undefined, secretScanningReporters: [] },
   mail: { smtpUrl: undefined, from: undefined },
   limits: {
     maxBodyBytes: 120 * 1024 * 1024,
@@ -358,7 +361,7 @@ describe('loadConfig: config file', () => {
       logLevel: 'warn',
       unpublish: { windowHours: 24, allowAfterWindowWithoutDependents: false },
       limits: { maxBodyBytes: 1000, maxTarballBytes: 900, maxUnpackedBytes: 5000, maxTarballEntries: 10, maxManifestBytes: 100 },
-      security: { requireVerifiedEmail: false, requireMfaForMaintainers: false, cliSessionHours: 8, webSessionIdleMinutes: 30, webSessionMaxHours: 4, writeTokenDefaultDays: 3, writeTokenMaxDays: 30, leakedPasswordRangeUrl: 'https://ranges.example.org/range', leakedPasswordRangeDir: undefined, criticalTopPercent: 5, criticalMinDownloads: 200, dnsServers: ['192.0.2.53', '[2001:db8::53]:5353'] },
+      security: { requireVerifiedEmail: false, requireMfaForMaintainers: false, cliSessionHours: 8, webSessionIdleMinutes: 30, webSessionMaxHours: 4, writeTokenDefaultDays: 3, writeTokenMaxDays: 30, leakedPasswordRangeUrl: 'https://ranges.example.org/range', leakedPasswordRangeDir: undefined, criticalTopPercent: 5, criticalMinDownloads: 200, dnsServers: ['192.0.2.53', '[2001:db8::53]:5353'], secretScanningReporters: [{ keyId: 'reporter-1', publicKeyPem: REPORTER_PEM }] },
       mail: { smtpUrl: 'smtp://mail.example.org:587', from: 'Registry <registry@example.org>' },
       fsyncBlobs: false,
       trustedPublishing: { issuers: [{ provider: 'github', issuer: 'https://ghes.example.org/_services/token', insecureForTesting: false, default: true }] },
@@ -413,5 +416,30 @@ describe('loadConfig: config file', () => {
   it('an invalid environment value fails even when the file is valid', () => {
     const file = configFile({ port: 1234 });
     refuses({ ATTESTRY_CONFIG: file, ATTESTRY_PORT: 'x' }, 'ATTESTRY_PORT');
+  });
+});
+
+describe('loadConfig: security.secretScanningReporters', () => {
+  const pem = (curve: string) => generateKeyPairSync('ec', { namedCurve: curve }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const p256 = pem('prime256v1');
+
+  it('accepts a list of EC P-256 public keys; none means the endpoint is off', () => {
+    assert.deepEqual(withFile({ security: { secretScanningReporters: [{ keyId: 'k1', publicKeyPem: p256 }] } }).security.secretScanningReporters, [{ keyId: 'k1', publicKeyPem: p256 }]);
+    assert.deepEqual(withFile({ security: { secretScanningReporters: [] } }).security.secretScanningReporters, []);
+  });
+
+  it('refuses a key that is not a PEM EC P-256 public key, and malformed entries', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    refusesFile({ security: { secretScanningReporters: [{ keyId: 'k', publicKeyPem: rsa }] } }, 'secretScanningReporters[0].publicKeyPem', 'P-256');
+    refusesFile({ security: { secretScanningReporters: [{ keyId: 'k', publicKeyPem: pem('secp384r1') }] } }, 'secretScanningReporters[0].publicKeyPem', 'P-256');
+    refusesFile({ security: { secretScanningReporters: [{ keyId: 'k', publicKeyPem: 'not a key' }] } }, 'secretScanningReporters[0].publicKeyPem');
+    refusesFile({ security: { secretScanningReporters: [{ keyId: 'k', publicKeyPem: p256.replace(/[A-Za-z]{8}/, 'AAAAAAAA') }] } }, 'publicKeyPem');
+    refusesFile({ security: { secretScanningReporters: [{ keyId: '', publicKeyPem: p256 }] } }, 'secretScanningReporters[0].keyId');
+    refusesFile({ security: { secretScanningReporters: [{ keyId: 'k'.repeat(257), publicKeyPem: p256 }] } }, 'keyId', 'at most 256');
+    refusesFile({ security: { secretScanningReporters: [{ keyId: 'k', publicKeyPem: p256 }, { keyId: 'k', publicKeyPem: p256 }] } }, 'secretScanningReporters[1].keyId', 'twice');
+    refusesFile({ security: { secretScanningReporters: [{ keyId: 'k', publicKeyPem: p256, current: true }] } }, 'unknown key "current"');
+    refusesFile({ security: { secretScanningReporters: [{ keyId: 'k' }] } }, 'publicKeyPem');
+    for (const v of [p256, { keyId: 'k', publicKeyPem: p256 }, 1]) refusesFile({ security: { secretScanningReporters: v } }, 'secretScanningReporters', 'list');
+    refusesFile({ security: { secretScanningReporters: ['k'] } }, 'secretScanningReporters[0]', 'object');
   });
 });

@@ -403,6 +403,7 @@ const NOTICES: Record<SecurityNotice['kind'], { notice: SecurityNotice; facts: s
   'recovery-code-used': { notice: { kind: 'recovery-code-used', remaining: 7 }, facts: ['recovery code', '7 recovery codes remain'] },
   'recovery-codes-regenerated': { notice: { kind: 'recovery-codes-regenerated' }, facts: ['New recovery codes', 'no longer work'] },
   'token-created': { notice: { kind: 'token-created', tokenName: 'ci deploy', readonly: true }, facts: ['read-only', '"ci deploy"'] },
+  'token-leaked-revoked': { notice: { kind: 'token-leaked-revoked', tokenName: 'ci deploy', url: 'https://example.test/repo/blob/main/.npmrc' }, facts: ['"ci deploy"', '"example.test/repo/blob/main/.npmrc"', 'revoked'] },
   'trusted-publisher-added': { notice: { kind: 'trusted-publisher-added', packageName: '@acme/widget', provider: 'github' }, facts: ['"@acme/widget"', '"github"', 'without a token'] },
   'trusted-publisher-removed': { notice: { kind: 'trusted-publisher-removed', packageName: '@acme/widget' }, facts: ['"@acme/widget"', 'removed'] },
   'new-device-login': { notice: { kind: 'new-device-login', device: 'Firefox on Linux', address: '203.0.113.9' }, facts: ['"Firefox on Linux"', '"203.0.113.9"'] },
@@ -416,6 +417,7 @@ function withValue(notice: SecurityNotice, value: string): SecurityNotice {
     case 'email-changed': return { ...notice, oldEmail: value, newEmail: value };
     case 'factor-added': case 'factor-removed': return { ...notice, name: value };
     case 'token-created': return { ...notice, tokenName: value };
+    case 'token-leaked-revoked': return { ...notice, tokenName: value, url: value };
     case 'trusted-publisher-added': return { ...notice, packageName: value, provider: value };
     case 'trusted-publisher-removed': return { ...notice, packageName: value };
     case 'new-device-login': return { ...notice, device: value, address: value };

@@ -11,6 +11,7 @@ import * as misc from './routes/misc.ts';
 import * as packages from './routes/packages.ts';
 import * as trust from './routes/trust.ts';
 import * as provenance from './routes/provenance.ts';
+import * as secretScanning from './routes/secret-scanning.ts';
 
 const COUCH_USER = /^\/-\/user\/org\.couchdb\.user:([^/]+)(?:\/-rev\/[^/]+)?$/;
 
@@ -113,6 +114,7 @@ async function registryRoute(d: NpmDeps, ctx: RequestContext, method: string, pa
     if (!parsed || !isPlausibleName(parsed.name) || parsed.rest.length > 0) return false;
     return (await trust.exchangeOidcToken(d, ctx, parsed.name), true);
   }
+  if (path === secretScanning.SECRET_SCANNING_PATH && method === 'POST' && d.tokenRevocation) return (await secretScanning.revokeReported(d, ctx), true);
   if (path === '/-/npm/v1/keys' && method === 'GET') return (provenance.keys(d, ctx), true);
   if (path.startsWith('/-/npm/v1/attestations/') && method === 'GET') return (await provenance.attestations(d, ctx, path.slice('/-/npm/v1/attestations/'.length)), true);
   if (path === '/-/v1/search' && method === 'GET') return (await misc.search(d, ctx), true);

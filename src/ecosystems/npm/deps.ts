@@ -4,6 +4,8 @@ import type { Logger } from '../../core/logger.ts';
 import type { PackageService } from '../../core/packages/package-service.ts';
 import type { ProvenanceService } from '../../core/packages/provenance-service.ts';
 import type { KeySource } from '../../security/signing/registry-keys.ts';
+import type { ReporterKeys } from '../../security/tokens/reporter-signature.ts';
+import type { TokenRevocation } from '../../core/accounts/token-revocation.ts';
 import type { PublishPipeline } from '../../core/publish/pipeline.ts';
 import type { TrustedPublishing } from '../../core/publishers/trusted-publishing.ts';
 import type { RepresentationCache } from '../../http/representation-cache.ts';
@@ -28,4 +30,6 @@ export interface NpmDeps {
   maxJsonBytes: number;
   /** Counts full tarball downloads (in memory) for the critical-packages ranking. */
   downloads?: { record(packageId: number): void };
+  /** Secret-scanning revocation (docs/secret-scanning.md); absent when no reporter is configured (the endpoint is a 404). */
+  tokenRevocation?: { service: TokenRevocation; reporters: ReporterKeys };
 }

@@ -27,6 +27,7 @@ const LABELS: Record<string, string> = {
   'mfa.cli-approved': 'Command-line request approved',
   'token.created': 'Token created',
   'token.revoked': 'Token revoked',
+  'token.revoked-by-scanner': 'Token revoked: found exposed by a secret scanner',
   'trusted-publisher.added': 'Trusted publisher added',
   'trusted-publisher.removed': 'Trusted publisher removed',
   'trusted-publisher.policy-changed': 'Trusted publisher policy changed',
