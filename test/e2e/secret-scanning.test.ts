@@ -81,6 +81,15 @@ describe('secret-scanning revocation (e2e)', () => {
     assert.ok(mail.text.includes('"ci deploy"') && mail.text.includes('example.test/octo/leaky/blob/0123abc/.npmrc'), mail.text);
     assert.ok(!mail.text.includes(token), 'the mail does not carry the token');
     assert.ok(!registry.logs.some((l) => l.includes(token)), 'the logs do not carry the token');
+    // The owner's audit log (JSON) shows the revocation, without the token.
+    const audit = await fetch(`${registry.url}/-/npm/v1/user/audit`, { headers: { authorization: `Bearer ${alice.token}` } });
+    assert.equal(audit.status, 200);
+    const text = await audit.text();
+    const events = (JSON.parse(text) as { objects: Array<{ type: string; at: string }> }).objects;
+    assert.equal(events[0]?.type, 'token.revoked-by-scanner');
+    assert.ok(events.some((e) => e.type === 'token.created'));
+    assert.ok(!text.includes(token));
+    assert.equal((await fetch(`${registry.url}/-/npm/v1/user/audit`)).status, 401, 'only for the account itself');
   });
 
   it('a report with a bad signature is refused and revokes nothing', async () => {

@@ -170,6 +170,11 @@ export class AccountService {
     if (fresh) await this.security?.notifier.notice(user, { kind: 'new-device-login', device: label, address });
   }
 
+  /** The account's own audit events, newest first (its security history). */
+  userEvents(userId: number, limit: number): ReturnType<MetadataStore['listUserEvents']> {
+    return this.store.listUserEvents(userId, limit);
+  }
+
   findUserById(id: number): Promise<UserRecord | undefined> {
     return this.store.findUserById(id);
   }

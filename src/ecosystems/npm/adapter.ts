@@ -11,6 +11,7 @@ import * as misc from './routes/misc.ts';
 import * as packages from './routes/packages.ts';
 import * as trust from './routes/trust.ts';
 import * as provenance from './routes/provenance.ts';
+import * as audit from './routes/audit.ts';
 import * as secretScanning from './routes/secret-scanning.ts';
 
 const COUCH_USER = /^\/-\/user\/org\.couchdb\.user:([^/]+)(?:\/-rev\/[^/]+)?$/;
@@ -102,6 +103,7 @@ async function registryRoute(d: NpmDeps, ctx: RequestContext, method: string, pa
   if ((m = /^\/-\/user\/token\/(.+)$/.exec(path)) && method === 'DELETE') return (await accounts.logout(d, ctx, m[1] as string), true);
   if (path === '/-/npm/v1/user' && method === 'GET') return (await accounts.profile(d, ctx), true);
   if (path === '/-/npm/v1/user' && method === 'POST') return (await accounts.updateProfile(d, ctx), true);
+  if (path === '/-/npm/v1/user/audit' && method === 'GET') return (await audit.userAudit(d, ctx), true);
   if ((m = /^\/-\/v1\/otp\/done\/([^/]+)$/.exec(path)) && method === 'GET') return (await accounts.pollWebOtp(d, ctx, m[1] as string), true);
   if (path === '/-/npm/v1/tokens') {
     if (method === 'GET') return (await accounts.listTokens(d, ctx), true);
