@@ -55,6 +55,7 @@ import { createJsonLogger } from './observability/json-logger.ts';
 import { startIdleMemoryTrim } from './observability/idle-memory-trim.ts';
 import { NpmEcosystem } from './ecosystems/npm/npm-ecosystem.ts';
 import { npmHandler } from './ecosystems/npm/adapter.ts';
+import { OrgService } from './core/orgs/org-service.ts';
 import { webHandler } from './web/web-handler.ts';
 import { provenancePageHandler } from './web/provenance-page.ts';
 import { VERSION } from './version.ts';
@@ -251,6 +252,7 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
       maxJsonBytes: MAX_JSON_BYTES,
       downloads,
       tokenRevocation,
+      orgs: new OrgService({ store, authorizer, clock, log }),
     }),
   );
   const stopTrim = startIdleMemoryTrim(() => server.activity(), log);

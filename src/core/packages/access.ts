@@ -1,10 +1,34 @@
 // Bridges package rows to the authorizer's resource shape and its decisions to typed errors.
 import { AttestryError, forbidden, notFound, unauthenticated } from '../errors.ts';
-import type { Decision, PackageResource } from '../../security/authz/authorize.ts';
-import type { PackageRecord, UserRecord } from '../../storage/metadata/store.ts';
+import type { Decision, OrgStanding, PackageResource } from '../../security/authz/authorize.ts';
+import type { Principal } from '../../security/authz/principal.ts';
+import type { MetadataOps, OrgRecord, PackageRecord, UserRecord } from '../../storage/metadata/store.ts';
 import type { Ecosystem } from './ecosystem.ts';
 
-export function resourceFor(eco: Ecosystem, name: string, pkg: PackageRecord | undefined, owners: readonly Pick<UserRecord, 'id'>[]): PackageResource {
+type OrgLookup = Pick<MetadataOps, 'findOrg' | 'findOrgRole' | 'findTeamPermission'>;
+
+/** The organization that owns the name's scope, if the scope is an org (and not a user's own scope). */
+export async function scopeOrg(ops: Pick<MetadataOps, 'findOrg'>, eco: Pick<Ecosystem, 'scopeOf'>, name: string): Promise<OrgRecord | undefined> {
+  const scope = eco.scopeOf(name);
+  return scope === null ? undefined : ops.findOrg(scope);
+}
+
+/**
+ * The principal's standing in the org that owns the name's scope, for the authorizer; undefined when
+ * the scope is not an org (a user's scope keeps the user rules). Sequential queries: inside a
+ * SQLite transaction only the transaction's own statements may be awaited.
+ */
+export async function orgStandingFor(ops: OrgLookup, eco: Ecosystem, name: string, principal: Principal): Promise<OrgStanding | undefined> {
+  const org = await scopeOrg(ops, eco, name);
+  if (!org) return undefined;
+  if (principal.kind !== 'user') return { role: null, teamPermission: null };
+  const role = (await ops.findOrgRole(org.id, principal.userId)) ?? null;
+  // Team memberships end with the org membership; a non-member has no team permission.
+  const teamPermission = role === null ? null : await ops.findTeamPermission(org.id, principal.userId, eco.id, name);
+  return { role, teamPermission };
+}
+
+export function resourceFor(eco: Ecosystem, name: string, pkg: PackageRecord | undefined, owners: readonly Pick<UserRecord, 'id'>[], org?: OrgStanding): PackageResource {
   return {
     ecosystem: eco.id,
     name,
@@ -14,6 +38,7 @@ export function resourceFor(eco: Ecosystem, name: string, pkg: PackageRecord | u
     ownerIds: owners.map((o) => o.id),
     trustedPublishingOnly: pkg?.trustedPublishingOnly === true,
     critical: pkg?.critical === true || pkg?.criticalAuto === true,
+    ...(org ? { org } : {}),
   };
 }
 

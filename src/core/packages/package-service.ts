@@ -10,7 +10,7 @@ import type { Principal } from '../../security/authz/principal.ts';
 import { judgeUnpublish, type UnpublishPolicy } from '../policies/unpublish-policy.ts';
 import type { Ecosystem } from './ecosystem.ts';
 import { rebuildDocuments, releaseView } from './projection.ts';
-import { requireAllowed, resourceFor } from './access.ts';
+import { orgStandingFor, requireAllowed, resourceFor } from './access.ts';
 import { CommitCache } from './commit-cache.ts';
 
 export interface PackageServiceDeps {
@@ -67,9 +67,10 @@ export class PackageService {
     return { doc, access: pkg.access, ownerIds };
   }
 
-  canRead(principal: Principal, eco: Ecosystem, name: string, access: Access, ownerIds: readonly number[]): boolean {
+  async canRead(principal: Principal, eco: Ecosystem, name: string, access: Access, ownerIds: readonly number[]): Promise<boolean> {
     if (access === 'public') return true;
-    return this.d.authorizer.check(principal, 'package:read', { ecosystem: eco.id, name, scope: eco.scopeOf(name), state: 'live', access, ownerIds }).allow;
+    const org = await orgStandingFor(this.d.store, eco, name, principal);
+    return this.d.authorizer.check(principal, 'package:read', { ecosystem: eco.id, name, scope: eco.scopeOf(name), state: 'live', access, ownerIds, ...(org ? { org } : {}) }).allow;
   }
 
   /** The artifact to serve; `principal` is only resolved when the package is restricted. */
@@ -78,7 +79,7 @@ export class PackageService {
     if (!art) throw notFound('ARTIFACT_NOT_FOUND', `${filename} is not in this registry`);
     if (art.access === 'restricted') {
       const owners = (await this.d.store.listOwners(art.packageId)).map((o) => o.id);
-      if (!this.canRead(await principal(), eco, name, art.access, owners)) throw notFound('ARTIFACT_NOT_FOUND', `${filename} is not in this registry`);
+      if (!(await this.canRead(await principal(), eco, name, art.access, owners))) throw notFound('ARTIFACT_NOT_FOUND', `${filename} is not in this registry`);
     }
     return art;
   }
@@ -97,7 +98,7 @@ export class PackageService {
     const pkg = await this.d.store.findPackage(eco.id, name);
     if (!pkg || pkg.deletedAt) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
     const owners = await this.d.store.listOwners(pkg.id);
-    requireAllowed(this.d.authorizer.check(principal, 'package:read', resourceFor(eco, name, pkg, owners)), name);
+    requireAllowed(this.d.authorizer.check(principal, 'package:read', resourceFor(eco, name, pkg, owners, await orgStandingFor(this.d.store, eco, name, principal))), name);
     return { pkg, owners };
   }
 
@@ -124,7 +125,7 @@ export class PackageService {
       if (found) await tx.lockPackage(found.id);
       const pkg = found && (await tx.findPackage(eco.id, name));
       const owners = pkg ? await tx.listOwners(pkg.id) : [];
-      requireAllowed(this.d.authorizer.check(principal, action, resourceFor(eco, name, pkg, owners)), name);
+      requireAllowed(this.d.authorizer.check(principal, action, resourceFor(eco, name, pkg, owners, await orgStandingFor(tx, eco, name, principal))), name);
       if (!pkg) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
       const now = this.d.clock();
       const { result, event } = await change(tx, pkg, owners, now);

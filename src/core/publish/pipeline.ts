@@ -13,7 +13,8 @@ import type { Authorizer } from '../../security/authz/authorize.ts';
 import type { Principal } from '../../security/authz/principal.ts';
 import type { ArtifactFacts, Ecosystem } from '../packages/ecosystem.ts';
 import { rebuildDocuments, releaseView } from '../packages/projection.ts';
-import { requireAllowed, resourceFor } from '../packages/access.ts';
+import { orgStandingFor, requireAllowed, resourceFor, scopeOrg } from '../packages/access.ts';
+import { grantNewOrgPackage } from '../orgs/org-service.ts';
 import type { KeySource } from '../../security/signing/registry-keys.ts';
 import { publishAttestation } from '../../security/signing/publish-attestation.ts';
 import { NPM_PUBLISH_PREDICATE } from '../../security/provenance/predicates.ts';
@@ -115,7 +116,8 @@ export class PublishPipeline {
   private async authorize(principal: Principal, input: PublishInput, ops: MetadataOps): Promise<PackageRecord | undefined> {
     const pkg = await ops.findPackage(input.ecosystem.id, input.name);
     const owners = pkg ? await ops.listOwners(pkg.id) : [];
-    requireAllowed(this.d.authorizer.check(principal, pkg && !pkg.deletedAt ? 'package:publish' : 'package:create', resourceFor(input.ecosystem, input.name, pkg, owners)), input.name);
+    const org = await orgStandingFor(ops, input.ecosystem, input.name, principal);
+    requireAllowed(this.d.authorizer.check(principal, pkg && !pkg.deletedAt ? 'package:publish' : 'package:create', resourceFor(input.ecosystem, input.name, pkg, owners, org)), input.name);
     return pkg;
   }
 
@@ -200,6 +202,8 @@ export class PublishPipeline {
       const dropped = await tx.dropPendingPublishers(eco.id, input.name, owner);
       if (dropped > 0) this.d.log.info('pending trusted publishers of other users dropped', { package: input.name, count: dropped });
     }
+    const org = await scopeOrg(tx, eco, input.name);
+    if (created) await grantNewOrgPackage(tx, eco.id, org, input.name);
     await tx.lockPackage(pkg.id);
 
     const existing = await tx.findRelease(pkg.id, input.version);
@@ -217,7 +221,8 @@ export class PublishPipeline {
     if (!created) await checkContinuity(tx, pkg, provenance?.summary ?? null, now);
 
     const publisher = principal.kind === 'user' ? principal : null;
-    if (publisher) await tx.addOwner(pkg.id, publisher.userId, now);
+    // In an org, access after creation comes from teams: a team publisher does not become a maintainer.
+    if (publisher && (created || !org)) await tx.addOwner(pkg.id, publisher.userId, now);
     // A workload that creates a package (a pending trusted publisher) makes its registrant the owner.
     else if (principal.kind === 'publisher' && principal.registeredBy !== null && (await tx.listOwners(pkg.id)).length === 0) await tx.addOwner(pkg.id, principal.registeredBy, now);
     const metadata = { ...input.metadata, ...facts };

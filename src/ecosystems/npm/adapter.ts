@@ -13,6 +13,7 @@ import * as trust from './routes/trust.ts';
 import * as provenance from './routes/provenance.ts';
 import * as audit from './routes/audit.ts';
 import * as secretScanning from './routes/secret-scanning.ts';
+import * as orgs from './routes/orgs.ts';
 
 const COUCH_USER = /^\/-\/user\/org\.couchdb\.user:([^/]+)(?:\/-rev\/[^/]+)?$/;
 
@@ -121,7 +122,14 @@ async function registryRoute(d: NpmDeps, ctx: RequestContext, method: string, pa
   if (path.startsWith('/-/npm/v1/attestations/') && method === 'GET') return (await provenance.attestations(d, ctx, path.slice('/-/npm/v1/attestations/'.length)), true);
   if (path === '/-/v1/search' && method === 'GET') return (await misc.search(d, ctx), true);
   if (path === '/-/_view/starredByUser' && method === 'GET') return (misc.starredByUser(ctx), true);
+  if ((m = /^\/-\/org\/([^/]+)\/package$/.exec(path)) && method === 'GET') return (await orgs.orgPackages(d, ctx, m[1] as string), true);
   if ((m = /^\/-\/(user|org)\/([^/]+)\/package$/.exec(path)) && method === 'GET') return (await misc.userPackages(d, ctx, m[2] as string, m[1] === 'org'), true);
+  if (path === '/-/org' && method === 'POST') return (await orgs.createOrg(d, ctx), true);
+  if ((m = /^\/-\/org\/([^/]+)\/user$/.exec(path)) && ['GET', 'PUT', 'DELETE'].includes(method)) return (await orgs.orgUsers(d, ctx, m[1] as string), true);
+  if ((m = /^\/-\/org\/([^/]+)\/team$/.exec(path)) && (method === 'GET' || method === 'PUT')) return (await orgs.orgTeams(d, ctx, m[1] as string), true);
+  if ((m = /^\/-\/team\/([^/]+)\/([^/]+)$/.exec(path)) && method === 'DELETE') return (await orgs.deleteTeam(d, ctx, m[1] as string, m[2] as string), true);
+  if ((m = /^\/-\/team\/([^/]+)\/([^/]+)\/user$/.exec(path)) && ['GET', 'PUT', 'DELETE'].includes(method)) return (await orgs.teamUsers(d, ctx, m[1] as string, m[2] as string), true);
+  if ((m = /^\/-\/team\/([^/]+)\/([^/]+)\/package$/.exec(path)) && ['GET', 'PUT', 'DELETE'].includes(method)) return (await orgs.teamPackages(d, ctx, m[1] as string, m[2] as string), true);
 
   if (path.startsWith('/-/package/')) {
     const parsed = parsePackagePath(path.slice('/-/package'.length));
@@ -135,7 +143,7 @@ async function registryRoute(d: NpmDeps, ctx: RequestContext, method: string, pa
     }
     if (what === 'visibility' && method === 'GET') return (await misc.visibility(d, ctx, name), true);
     if (what === 'access' && method === 'POST') return (await misc.setAccess(d, ctx, name), true);
-    if (what === 'collaborators' && method === 'GET') return (await misc.collaborators(d, ctx, name), true);
+    if (what === 'collaborators' && method === 'GET') return (await orgs.collaborators(d, ctx, name), true);
     if (what === 'provenance' && rest.length === 1 && (method === 'GET' || method === 'PUT')) return (await provenance.provenanceSettings(d, ctx, name), true);
     if (what === 'trust' && rest.length === 1) {
       if (method === 'GET') return (await trust.listTrust(d, ctx, name), true);

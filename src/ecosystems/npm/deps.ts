@@ -11,6 +11,7 @@ import type { TrustedPublishing } from '../../core/publishers/trusted-publishing
 import type { RepresentationCache } from '../../http/representation-cache.ts';
 import type { BlobStore } from '../../storage/blobs/store.ts';
 import type { NpmEcosystem } from './npm-ecosystem.ts';
+import type { OrgService } from '../../core/orgs/org-service.ts';
 
 export interface NpmDeps {
   eco: NpmEcosystem;
@@ -32,4 +33,6 @@ export interface NpmDeps {
   downloads?: { record(packageId: number): void };
   /** Secret-scanning revocation (docs/secret-scanning.md); absent when no reporter is configured (the endpoint is a 404). */
   tokenRevocation?: { service: TokenRevocation; reporters: ReporterKeys };
+  /** Organizations and teams (docs/organizations.md); absent: the org routes answer 404. */
+  orgs?: OrgService;
 }

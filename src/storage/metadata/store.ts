@@ -297,6 +297,31 @@ export interface PublisherTokenRecord {
   expiresAt: number;
 }
 
+/** An organization owns the npm scope of the same name (docs/organizations.md). */
+export type OrgRole = 'owner' | 'admin' | 'member';
+export type TeamPermission = 'read-only' | 'read-write';
+
+export interface OrgRecord {
+  id: number;
+  name: string;
+  createdAt: number;
+}
+
+export interface TeamRecord {
+  id: number;
+  orgId: number;
+  name: string;
+  description: string;
+  createdAt: number;
+}
+
+export interface TeamGrant {
+  teamId: number;
+  ecosystem: string;
+  packageName: string;
+  permission: TeamPermission;
+}
+
 export interface MetadataOps {
   updateUser(id: number, fields: Partial<UserSecurityFields>): Promise<void>;
   findUserByEmail(email: string): Promise<UserRecord[]>;
@@ -436,6 +461,36 @@ export interface MetadataOps {
   listCriticalAuto(): Promise<number[]>;
   /** Sets the ranking's mark on `ids`; returns the packages whose mark actually changed (once, under concurrency). */
   setCriticalAuto(ids: readonly number[], value: boolean): Promise<PackageRef[]>;
+
+  /** Throws UniqueViolation when the name is taken. */
+  insertOrg(name: string, at: number): Promise<OrgRecord>;
+  findOrg(name: string): Promise<OrgRecord | undefined>;
+  /** Adds the member or changes their role. */
+  setOrgMember(orgId: number, userId: number, role: OrgRole): Promise<void>;
+  /** Removes the member and their team memberships in that org; false when they were not a member. */
+  removeOrgMember(orgId: number, userId: number): Promise<boolean>;
+  findOrgRole(orgId: number, userId: number): Promise<OrgRole | undefined>;
+  listOrgMembers(orgId: number): Promise<Array<{ userId: number; name: string; role: OrgRole }>>;
+  /** Throws UniqueViolation when the org has a team of that name. */
+  insertTeam(orgId: number, name: string, description: string, at: number): Promise<TeamRecord>;
+  findTeam(orgId: number, name: string): Promise<TeamRecord | undefined>;
+  /** Deletes the team with its memberships and package grants. */
+  deleteTeam(teamId: number): Promise<void>;
+  listTeams(orgId: number): Promise<TeamRecord[]>;
+  /** False when the user already was a member. */
+  addTeamMember(teamId: number, userId: number): Promise<boolean>;
+  removeTeamMember(teamId: number, userId: number): Promise<boolean>;
+  listTeamMembers(teamId: number): Promise<string[]>;
+  /** Grants or changes the team's permission on a package. */
+  setTeamPackage(grant: TeamGrant): Promise<void>;
+  removeTeamPackage(teamId: number, ecosystem: string, packageName: string): Promise<boolean>;
+  listTeamPackages(teamId: number): Promise<TeamGrant[]>;
+  /** The teams with a grant on a package, with their org's name. */
+  listPackageTeams(ecosystem: string, packageName: string): Promise<Array<{ orgName: string; teamName: string; permission: TeamPermission }>>;
+  /** The strongest permission any of the user's teams in the org has on the package, or null. */
+  findTeamPermission(orgId: number, userId: number, ecosystem: string, packageName: string): Promise<TeamPermission | null>;
+  /** Live packages whose names start with `prefix` (an npm scope's `@org/`). */
+  listPackagesWithPrefix(ecosystem: string, prefix: string): Promise<string[]>;
 }
 
 export interface MetadataStore extends MetadataOps {

@@ -81,7 +81,7 @@ async function getDocumentAsync(d: NpmDeps, ctx: RequestContext, name: string, f
     });
   }
   const meta = rep.meta as DocMeta;
-  if (meta.access === 'restricted' && !d.packages.canRead(await ctx.principal(), d.eco, name, meta.access, meta.ownerIds)) {
+  if (meta.access === 'restricted' && !(await d.packages.canRead(await ctx.principal(), d.eco, name, meta.access, meta.ownerIds))) {
     return notFoundDocument(d, ctx, name, true);
   }
   if (answeredNotModified(ctx, rep)) return;
@@ -123,7 +123,7 @@ export async function getVersion(d: NpmDeps, ctx: RequestContext, name: string, 
   ctx.route = 'npm.version';
   const principal = await ctx.principal();
   const found = await d.packages.document(d.eco, name, 'full');
-  if (!found || !d.packages.canRead(principal, d.eco, name, found.access, found.ownerIds)) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
+  if (!found || !(await d.packages.canRead(principal, d.eco, name, found.access, found.ownerIds))) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
   const doc = JSON.parse(found.doc.body) as { 'dist-tags': Record<string, string>; versions: Record<string, unknown> };
   const version = doc['dist-tags'][spec] ?? spec;
   const v = doc.versions[version];

@@ -324,6 +324,48 @@ CREATE INDEX package_downloads_day ON package_downloads(day);
 ALTER TABLE tokens ADD COLUMN scope TEXT;
 `,
   },
+  {
+    version: 8,
+    name: 'organizations and teams',
+    // An org's name is an npm scope; roles are 'owner' | 'admin' | 'member'; a team grant's
+    // permission is 'read-only' | 'read-write' (docs/organizations.md).
+    sql: `
+CREATE TABLE orgs (
+  id {PK},
+  name TEXT NOT NULL UNIQUE,
+  created_at {BIGINT} NOT NULL
+);
+CREATE TABLE org_members (
+  org_id {BIGINT} NOT NULL REFERENCES orgs(id),
+  user_id {BIGINT} NOT NULL REFERENCES users(id),
+  role TEXT NOT NULL,
+  PRIMARY KEY (org_id, user_id)
+);
+CREATE INDEX org_members_user ON org_members(user_id);
+CREATE TABLE teams (
+  id {PK},
+  org_id {BIGINT} NOT NULL REFERENCES orgs(id),
+  name TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  created_at {BIGINT} NOT NULL,
+  UNIQUE (org_id, name)
+);
+CREATE TABLE team_members (
+  team_id {BIGINT} NOT NULL REFERENCES teams(id),
+  user_id {BIGINT} NOT NULL REFERENCES users(id),
+  PRIMARY KEY (team_id, user_id)
+);
+CREATE INDEX team_members_user ON team_members(user_id);
+CREATE TABLE team_packages (
+  team_id {BIGINT} NOT NULL REFERENCES teams(id),
+  ecosystem TEXT NOT NULL,
+  package_name TEXT NOT NULL,
+  permission TEXT NOT NULL,
+  PRIMARY KEY (team_id, ecosystem, package_name)
+);
+CREATE INDEX team_packages_package ON team_packages(ecosystem, package_name);
+`,
+  },
 ];
 
 export function renderMigration(sql: string, dialect: SqlDatabase['dialect']): string {

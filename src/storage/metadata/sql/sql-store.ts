@@ -4,6 +4,7 @@ import type {
   ArtifactRecord, DocumentRecord, DownloadCount, EmailTokenRecord, EventRecord, LoginSessionRecord, MetadataOps, MetadataStore, NewArtifact, NewEvent,
   AttestationRecord, NewPackage, NewRelease, NewUser, OtpChallengeRecord, PackagePublisherRecord, PackageRecord, PackageRef, PublisherTokenRecord, ReleaseRecord,
   SearchHit, ServedArtifact, ThrottleRecord, TokenRecord, TrustedPublisherRecord, UserRecord, UserSecurityFields, WebAuthnCredentialRecord, WebSessionRecord,
+  OrgRecord, OrgRole, TeamGrant, TeamPermission, TeamRecord,
 } from '../store.ts';
 import { decodeTokenScope } from '../../../security/tokens/token-scope.ts';
 
@@ -121,6 +122,14 @@ const toPublisherToken = (r: Row): PublisherTokenRecord => ({
 const toArtifact = (r: Row): ArtifactRecord => ({
   id: num(r.id), releaseId: num(r.release_id), ecosystem: String(r.ecosystem), packageName: String(r.package_name),
   filename: String(r.filename), blobKey: String(r.blob_key), integrity: String(r.integrity), sha1: String(r.sha1), size: num(r.size),
+});
+
+const ORG_ROLES: readonly OrgRole[] = ['owner', 'admin', 'member'];
+const TEAM_PERMISSIONS: readonly TeamPermission[] = ['read-only', 'read-write'];
+const toOrg = (r: Row): OrgRecord => ({ id: num(r.id), name: String(r.name), createdAt: num(r.created_at) });
+const toTeam = (r: Row): TeamRecord => ({ id: num(r.id), orgId: num(r.org_id), name: String(r.name), description: String(r.description ?? ''), createdAt: num(r.created_at) });
+const toTeamGrant = (r: Row): TeamGrant => ({
+  teamId: num(r.team_id), ecosystem: String(r.ecosystem), packageName: String(r.package_name), permission: oneOf(r.permission, TEAM_PERMISSIONS, 'team_packages.permission'),
 });
 
 const PACKAGE_COLUMNS: Record<string, string> = {
@@ -698,6 +707,96 @@ class SqlOps implements MetadataOps {
     return changed.sort((a, b) => a.id - b.id);
   }
 
+  async insertOrg(name: string, at: number): Promise<OrgRecord> {
+    const r = await this.x.get<Row>('INSERT INTO orgs (name, created_at) VALUES (?, ?) RETURNING *', [name, at]);
+    return toOrg(r as Row);
+  }
+  async findOrg(name: string): Promise<OrgRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM orgs WHERE name = ?', [name]);
+    return r && toOrg(r);
+  }
+  async setOrgMember(orgId: number, userId: number, role: OrgRole): Promise<void> {
+    await this.x.run(
+      'INSERT INTO org_members (org_id, user_id, role) VALUES (?, ?, ?) ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role',
+      [orgId, userId, role],
+    );
+  }
+  async removeOrgMember(orgId: number, userId: number): Promise<boolean> {
+    // Leaving the org ends every team membership in it, so no grant outlives the membership.
+    await this.x.run('DELETE FROM team_members WHERE user_id = ? AND team_id IN (SELECT id FROM teams WHERE org_id = ?)', [userId, orgId]);
+    return (await this.x.run('DELETE FROM org_members WHERE org_id = ? AND user_id = ?', [orgId, userId])).changes > 0;
+  }
+  async findOrgRole(orgId: number, userId: number): Promise<OrgRole | undefined> {
+    const r = await this.x.get<Row>('SELECT role FROM org_members WHERE org_id = ? AND user_id = ?', [orgId, userId]);
+    return r && oneOf(r.role, ORG_ROLES, 'org_members.role');
+  }
+  async listOrgMembers(orgId: number): Promise<Array<{ userId: number; name: string; role: OrgRole }>> {
+    const rows = await this.x.all<Row>('SELECT u.id, u.name, m.role FROM org_members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ? ORDER BY u.name', [orgId]);
+    return rows.map((r) => ({ userId: num(r.id), name: String(r.name), role: oneOf(r.role, ORG_ROLES, 'org_members.role') }));
+  }
+  async insertTeam(orgId: number, name: string, description: string, at: number): Promise<TeamRecord> {
+    const r = await this.x.get<Row>('INSERT INTO teams (org_id, name, description, created_at) VALUES (?, ?, ?, ?) RETURNING *', [orgId, name, description, at]);
+    return toTeam(r as Row);
+  }
+  async findTeam(orgId: number, name: string): Promise<TeamRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM teams WHERE org_id = ? AND name = ?', [orgId, name]);
+    return r && toTeam(r);
+  }
+  async deleteTeam(teamId: number): Promise<void> {
+    await this.x.run('DELETE FROM team_members WHERE team_id = ?', [teamId]);
+    await this.x.run('DELETE FROM team_packages WHERE team_id = ?', [teamId]);
+    await this.x.run('DELETE FROM teams WHERE id = ?', [teamId]);
+  }
+  async listTeams(orgId: number): Promise<TeamRecord[]> {
+    return (await this.x.all<Row>('SELECT * FROM teams WHERE org_id = ? ORDER BY name', [orgId])).map(toTeam);
+  }
+  async addTeamMember(teamId: number, userId: number): Promise<boolean> {
+    return (await this.x.run('INSERT INTO team_members (team_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING', [teamId, userId])).changes > 0;
+  }
+  async removeTeamMember(teamId: number, userId: number): Promise<boolean> {
+    return (await this.x.run('DELETE FROM team_members WHERE team_id = ? AND user_id = ?', [teamId, userId])).changes > 0;
+  }
+  async listTeamMembers(teamId: number): Promise<string[]> {
+    return (await this.x.all<Row>('SELECT u.name FROM team_members t JOIN users u ON u.id = t.user_id WHERE t.team_id = ? ORDER BY u.name', [teamId]))
+      .map((r) => String(r.name));
+  }
+  async setTeamPackage(g: TeamGrant): Promise<void> {
+    await this.x.run(
+      `INSERT INTO team_packages (team_id, ecosystem, package_name, permission) VALUES (?, ?, ?, ?)
+       ON CONFLICT (team_id, ecosystem, package_name) DO UPDATE SET permission = excluded.permission`,
+      [g.teamId, g.ecosystem, g.packageName, g.permission],
+    );
+  }
+  async removeTeamPackage(teamId: number, ecosystem: string, packageName: string): Promise<boolean> {
+    return (await this.x.run('DELETE FROM team_packages WHERE team_id = ? AND ecosystem = ? AND package_name = ?', [teamId, ecosystem, packageName])).changes > 0;
+  }
+  async listTeamPackages(teamId: number): Promise<TeamGrant[]> {
+    return (await this.x.all<Row>('SELECT * FROM team_packages WHERE team_id = ? ORDER BY ecosystem, package_name', [teamId])).map(toTeamGrant);
+  }
+  async listPackageTeams(ecosystem: string, packageName: string): Promise<Array<{ orgName: string; teamName: string; permission: TeamPermission }>> {
+    const rows = await this.x.all<Row>(
+      `SELECT o.name AS org_name, t.name AS team_name, g.permission FROM team_packages g JOIN teams t ON t.id = g.team_id JOIN orgs o ON o.id = t.org_id
+       WHERE g.ecosystem = ? AND g.package_name = ? ORDER BY o.name, t.name`,
+      [ecosystem, packageName],
+    );
+    return rows.map((r) => ({ orgName: String(r.org_name), teamName: String(r.team_name), permission: oneOf(r.permission, TEAM_PERMISSIONS, 'team_packages.permission') }));
+  }
+  async findTeamPermission(orgId: number, userId: number, ecosystem: string, packageName: string): Promise<TeamPermission | null> {
+    const rows = await this.x.all<Row>(
+      `SELECT DISTINCT g.permission FROM team_packages g JOIN team_members m ON m.team_id = g.team_id JOIN teams t ON t.id = g.team_id
+       WHERE t.org_id = ? AND m.user_id = ? AND g.ecosystem = ? AND g.package_name = ?`,
+      [orgId, userId, ecosystem, packageName],
+    );
+    const perms = rows.map((r) => oneOf(r.permission, TEAM_PERMISSIONS, 'team_packages.permission'));
+    return perms.includes('read-write') ? 'read-write' : perms.includes('read-only') ? 'read-only' : null;
+  }
+  async listPackagesWithPrefix(ecosystem: string, prefix: string): Promise<string[]> {
+    // substr rather than LIKE: scope names may contain LIKE's wildcard `_`.
+    return (await this.x.all<Row>(
+      'SELECT name FROM packages WHERE ecosystem = ? AND deleted_at IS NULL AND substr(name, 1, ?) = ? ORDER BY name',
+      [ecosystem, prefix.length, prefix],
+    )).map((r) => String(r.name));
+  }
 }
 
 export class SqlMetadataStore extends SqlOps implements MetadataStore {

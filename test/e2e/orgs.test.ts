@@ -1,0 +1,129 @@
+// Organizations with the real npm CLI: `npm org`, `npm team`, `npm access grant/revoke/list` and
+// publishing into an org scope, against a real server. The org is created with Attestry's
+// `POST /-/org` (npm has no command for it). Refusals: an outsider and a member without a team get
+// a missing package's 404 for a restricted org package; a read-only team installs but cannot publish.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createUser, type TestUser } from '../support/accounts.ts';
+import { Client } from '../support/clients.ts';
+import { escapeName, request } from '../support/publish-body.ts';
+import { startRegistry, type TestRegistry } from '../support/registry.ts';
+
+describe('organizations with the npm CLI (sqlite)', { timeout: 300_000 }, () => {
+  let registry: TestRegistry;
+  const users: Record<string, TestUser> = {};
+  const npm: Record<string, Client> = {};
+  const widget = '@acme/widget';
+
+  const project = (who: string, name: string, version: string): string =>
+    (npm[who] as Client).project(name, { version, main: 'index.js' }, { 'index.js': `module.exports = ${JSON.stringify(`${name}@${version}`)};\n` });
+  const as = (who: string): Client => npm[who] as Client;
+  const token = (who: string): string => (users[who] as TestUser).token;
+
+  before(async () => {
+    registry = await startRegistry();
+    for (const name of ['olive', 'adam', 'bob', 'carol', 'rita']) {
+      users[name] = await createUser(registry.url, name);
+      const client = new Client('npm', registry.url);
+      client.setToken(token(name));
+      npm[name] = client;
+    }
+  });
+  after(async () => registry?.destroy());
+
+  it('creates an org over HTTP; refuses a taken name, a user\'s name and anonymous callers', async () => {
+    const created = await request('POST', `${registry.url}/-/org`, token('olive'), { name: 'acme' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal((await request('POST', `${registry.url}/-/org`, token('bob'), { name: 'acme' })).body.code, 'ORG_NAME_TAKEN');
+    assert.equal((await request('POST', `${registry.url}/-/org`, token('bob'), { name: 'carol' })).body.code, 'ORG_NAME_TAKEN');
+    assert.equal((await request('POST', `${registry.url}/-/org`, null, { name: 'other' })).status, 401);
+    assert.equal((await request('POST', `${registry.url}/-/org`, token('bob'), { name: 'Not An Org' })).body.code, 'ORG_BAD_NAME');
+  });
+
+  it('npm org set / ls: owners and admins add people; a developer cannot', async () => {
+    const dir = project('olive', 'scratch', '1.0.0');
+    const set = await as('olive').ok(['org', 'set', 'acme', 'bob', 'developer'], dir);
+    assert.match(set.stdout, /Added bob as developer to acme/);
+    await as('olive').ok(['org', 'set', 'acme', 'adam', 'admin'], dir);
+    await as('adam').ok(['org', 'set', 'acme', 'rita'], dir);
+    const refused = await as('bob').run(['org', 'set', 'acme', 'carol', 'developer'], dir);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /403|AUTHZ_ORG_ADMIN_REQUIRED|Only owners and admins/);
+    const ls = await as('bob').ok(['org', 'ls', 'acme', '--json'], dir);
+    assert.deepEqual(JSON.parse(ls.stdout), { adam: 'admin', bob: 'developer', olive: 'owner', rita: 'developer' });
+    // An outsider is told there is no such org.
+    const outsider = await request('GET', `${registry.url}/-/org/acme/user`, token('carol'));
+    assert.deepEqual([outsider.status, outsider.body.code], [404, 'ORG_NOT_FOUND']);
+  });
+
+  it('npm team create / add / ls and npm access grant / list', async () => {
+    const dir = project('olive', 'scratch', '1.0.0');
+    // The org owner publishes the first version, restricted.
+    await as('olive').ok(['publish', '--access', 'restricted'], project('olive', widget, '1.0.0'));
+    await as('adam').ok(['team', 'create', 'acme:devs'], dir);
+    await as('adam').ok(['team', 'create', 'acme:readers'], dir);
+    await as('adam').ok(['team', 'add', 'acme:devs', 'bob'], dir);
+    await as('adam').ok(['team', 'add', 'acme:readers', 'rita'], dir);
+    const teams = await as('bob').ok(['team', 'ls', 'acme', '--json'], dir);
+    assert.deepEqual(JSON.parse(teams.stdout).sort(), ['acme:devs', 'acme:readers']);
+    const members = await as('bob').ok(['team', 'ls', 'acme:devs', '--json'], dir);
+    assert.deepEqual(JSON.parse(members.stdout), ['bob']);
+    const notMember = await as('adam').run(['team', 'add', 'acme:devs', 'carol'], dir);
+    assert.notEqual(notMember.code, 0);
+    assert.match(notMember.stderr, /TEAM_MEMBER_NOT_IN_ORG|not a member of acme/);
+
+    await as('adam').ok(['access', 'grant', 'read-write', 'acme:devs', widget], dir);
+    await as('adam').ok(['access', 'grant', 'read-only', 'acme:readers', widget], dir);
+    const refused = await as('bob').run(['access', 'grant', 'read-write', 'acme:readers', widget], dir);
+    assert.notEqual(refused.code, 0);
+    const pkgs = await as('bob').ok(['access', 'list', 'packages', 'acme:devs', '--json'], dir);
+    assert.deepEqual(JSON.parse(pkgs.stdout), { [widget]: 'read-write' });
+    const collaborators = await as('rita').ok(['access', 'list', 'collaborators', widget, '--json'], dir);
+    assert.deepEqual(JSON.parse(collaborators.stdout), { olive: 'read-write', 'acme:devs': 'read-write', 'acme:readers': 'read-only' });
+    const orgPkgs = await as('olive').ok(['access', 'list', 'packages', 'acme', '--json'], dir);
+    assert.deepEqual(JSON.parse(orgPkgs.stdout), { [widget]: 'read-write' });
+    // A user's scope is not an org: npm falls back to the user route.
+    const own = await as('bob').ok(['access', 'list', 'packages', 'bob', '--json'], dir);
+    assert.deepEqual(JSON.parse(own.stdout), {});
+  });
+
+  it('a read-write team publishes; outsiders, members without a team and admins get 404; a read-only team installs but cannot publish', async () => {
+    await as('bob').ok(['publish'], project('bob', widget, '1.1.0'));
+    for (const who of ['carol', 'adam']) {
+      const r = await as(who).run(['publish'], project(who, widget, '1.2.0'));
+      assert.notEqual(r.code, 0, who);
+      assert.match(r.stderr, /E404|404 Not Found/, who);
+      assert.equal((await request('GET', `${registry.url}/${escapeName(widget)}`, token(who))).status, 404, who);
+    }
+    const dir = as('rita').project('consumer', { version: '1.0.0', private: true });
+    await as('rita').ok(['install', widget], dir);
+    assert.match(readFileSync(path.join(dir, 'node_modules', '@acme', 'widget', 'index.js'), 'utf8'), /1\.1\.0/);
+    const ro = await as('rita').run(['publish'], project('rita', widget, '1.3.0'));
+    assert.notEqual(ro.code, 0);
+    assert.match(ro.stderr, /E403|read-only access/);
+    // Any developer may create a new package in the org scope; an admin may not, an outsider may not.
+    await as('rita').ok(['publish'], project('rita', '@acme/gadget', '1.0.0'));
+    const adminNew = await as('adam').run(['publish'], project('adam', '@acme/admin-thing', '1.0.0'));
+    assert.match(adminNew.stderr, /E403|manage people/);
+    const outsiderNew = await as('carol').run(['publish'], project('carol', '@acme/carols', '1.0.0'));
+    assert.match(outsiderNew.stderr, /E403|not a member/);
+  });
+
+  it('npm team rm and npm org rm take access away', async () => {
+    const dir = project('olive', 'scratch', '1.0.0');
+    await as('adam').ok(['team', 'rm', 'acme:devs', 'bob'], dir);
+    const r = await as('bob').run(['publish'], project('bob', widget, '1.4.0'));
+    assert.match(r.stderr, /E404|404 Not Found/);
+    const rm = await as('olive').ok(['org', 'rm', 'acme', 'rita'], dir);
+    assert.match(rm.stdout, /rita.*removed|Successfully removed rita/i);
+    assert.equal((await request('GET', `${registry.url}/${escapeName(widget)}`, token('rita'))).status, 404);
+    await as('adam').ok(['access', 'revoke', 'acme:readers', widget], dir);
+    const collaborators = await as('olive').ok(['access', 'list', 'collaborators', widget, '--json'], dir);
+    assert.deepEqual(JSON.parse(collaborators.stdout), { olive: 'read-write', 'acme:devs': 'read-write' });
+    await as('adam').ok(['team', 'destroy', 'acme:devs'], dir);
+    const left = await as('olive').ok(['team', 'ls', 'acme', '--json'], dir);
+    assert.deepEqual(JSON.parse(left.stdout), ['acme:readers']);
+  });
+});
