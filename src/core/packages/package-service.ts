@@ -102,6 +102,18 @@ export class PackageService {
     return { pkg, owners };
   }
 
+  /**
+   * Before looking at a document a caller sent back: may they make this kind of change at all?
+   * For a caller who cannot read the package this is the answer they get (a write refusal or the
+   * missing-package answer), never anything derived from the stored document.
+   */
+  async mayChange(principal: Principal, eco: Ecosystem, name: string, action: PackageAction): Promise<void> {
+    const pkg = await this.d.store.findPackage(eco.id, name);
+    const owners = pkg ? await this.d.store.listOwners(pkg.id) : [];
+    requireAllowed(this.d.authorizer.check(principal, action, resourceFor(eco, name, pkg, owners, await orgStandingFor(this.d.store, eco, name, principal))), name);
+    if (!pkg || pkg.deletedAt) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
+  }
+
   async tags(principal: Principal, eco: Ecosystem, name: string): Promise<Map<string, string>> {
     const { pkg } = await this.snapshot(principal, eco, name);
     return new Map((await this.d.store.listTags(pkg.id)).map((t) => [t.tag, t.version]));

@@ -224,8 +224,10 @@ async function applyDocumentChange(d: NpmDeps, ctx: RequestContext, name: string
   if (body.name !== undefined && body.name !== name) throw invalid('NAME_MISMATCH', `The body is for "${String(body.name).slice(0, 214)}", not "${name}"`);
   if (body._id !== undefined && body._id !== name) throw invalid('NAME_MISMATCH', `The body is for "${String(body._id).slice(0, 214)}", not "${name}"`);
   const principal = await ctx.principal();
-  // Not found (rather than forbidden) for a package the caller may not even read.
-  await d.packages.snapshot(principal, d.eco, name);
+  // The write this document asks for is authorized before anything stored is compared with it:
+  // a caller who may not make it gets the write's refusal (or the missing-package answer).
+  const ownersOnly = Array.isArray(body.maintainers) && body.versions === undefined;
+  await d.packages.mayChange(principal, d.eco, name, ownersOnly ? 'package:owners' : 'package:deprecate');
   const stored = await d.packages.document(d.eco, name, 'full');
   if (!stored) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
   const current = JSON.parse(stored.doc.body) as { versions: Record<string, Json> };
