@@ -13,53 +13,11 @@ import { totpCode } from '../../src/security/mfa/totp.ts';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
 import { linkIn, readOutbox, waitForMail } from '../support/mail.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { WebClient, type WebAnswer } from '../support/web-client.ts';
 
 const PASSWORD = 'an entirely fresh passphrase';
 const NEW_PASSWORD = 'a recovered and different passphrase';
 const RECOVERY_TEMPLATE = 'account-recovery';
-
-interface Answer {
-  status: number;
-  html: string;
-  location: string | null;
-  /** The first refusal's stable code (`data-code`). */
-  code: string | null;
-  headers: Headers;
-}
-
-/** A browser without a browser: one cookie, forms posted with the last CSRF token seen. */
-class WebClient {
-  readonly base: string;
-  cookie: string | null = null;
-  csrf: string | null = null;
-
-  constructor(base: string) {
-    this.base = base;
-  }
-
-  private async send(method: string, pathname: string, body?: string, headers: Record<string, string> = {}): Promise<Answer> {
-    const res = await fetch(`${this.base}${pathname}`, {
-      method, redirect: 'manual', body,
-      headers: { ...(this.cookie ? { cookie: `attestry_session=${this.cookie}` } : {}), ...headers },
-    });
-    for (const c of res.headers.getSetCookie()) {
-      const m = /^attestry_session=([^;]*)/.exec(c);
-      if (m) this.cookie = m[1] || null;
-    }
-    const html = await res.text();
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
-    if (csrf) this.csrf = csrf;
-    return { status: res.status, html, location: res.headers.get('location'), code: /data-code="([^"]+)"/.exec(html)?.[1] ?? null, headers: res.headers };
-  }
-
-  get(pathname: string): Promise<Answer> {
-    return this.send('GET', pathname);
-  }
-
-  post(pathname: string, fields: Record<string, string>): Promise<Answer> {
-    return this.send('POST', pathname, new URLSearchParams({ _csrf: this.csrf ?? '', ...fields }).toString(), { 'content-type': 'application/x-www-form-urlencoded' });
-  }
-}
 
 describe('account recovery by email', () => {
   let dns: TestDnsServer;
@@ -123,14 +81,14 @@ describe('account recovery by email', () => {
   }
 
   /** Asks for a recovery link as someone who is not logged in. */
-  async function askForReset(email: string): Promise<Answer> {
+  async function askForReset(email: string): Promise<WebAnswer> {
     const anonymous = new WebClient(url);
     assert.equal((await anonymous.get('/-/web/forgot-password')).status, 200);
     return anonymous.post('/-/web/forgot-password', { email });
   }
 
   /** The password step of the login: to the second factor (or the account) when the password is right. */
-  async function logIn(name: string, password: string): Promise<{ client: WebClient; answer: Answer }> {
+  async function logIn(name: string, password: string): Promise<{ client: WebClient; answer: WebAnswer }> {
     const client = new WebClient(url);
     await client.get('/-/web/login');
     return { client, answer: await client.post('/-/web/login', { name, password }) };

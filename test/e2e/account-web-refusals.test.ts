@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,71 +15,12 @@ import { totpCode } from '../../src/security/mfa/totp.ts';
 import { linkIn, readOutbox, waitForMail } from '../support/mail.ts';
 import { publishBody, putPublish, request } from '../support/publish-body.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { freePort, WebClient } from '../support/web-client.ts';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
 
 const LEAKED = 'correct horse battery staple';
 
-/** A port nobody uses right now: the public URL must name it before the registry starts. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 const GOOD_PASSWORD = 'an entirely fresh passphrase';
-
-interface Answer {
-  status: number;
-  html: string;
-  location: string | null;
-  /** The first refusal's stable code (`data-code`), or the JSON `code`. */
-  code: string | null;
-  setCookie: string[];
-}
-
-/** A browser without a browser: one cookie, forms posted with the last CSRF token seen. */
-class WebClient {
-  readonly base: string;
-  cookie: string | null = null;
-  csrf: string | null = null;
-
-  constructor(base: string) {
-    this.base = base;
-  }
-
-  private async send(method: string, pathname: string, body?: string, headers: Record<string, string> = {}): Promise<Answer> {
-    const res = await fetch(`${this.base}${pathname}`, {
-      method, redirect: 'manual', body,
-      headers: { ...(this.cookie ? { cookie: `attestry_session=${this.cookie}` } : {}), ...headers },
-    });
-    const setCookie = res.headers.getSetCookie();
-    for (const c of setCookie) {
-      const m = /^attestry_session=([^;]*)/.exec(c);
-      if (m) this.cookie = m[1] || null;
-    }
-    const html = await res.text();
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
-    if (csrf) this.csrf = csrf;
-    let code = /data-code="([^"]+)"/.exec(html)?.[1] ?? null;
-    if (code === null && res.headers.get('content-type')?.startsWith('application/json')) code = (JSON.parse(html) as { code?: string }).code ?? null;
-    return { status: res.status, html, location: res.headers.get('location'), code, setCookie };
-  }
-
-  get(pathname: string): Promise<Answer> {
-    return this.send('GET', pathname);
-  }
-
-  /** Posts a form; `_csrf` is the last token seen unless the fields name one (or `null` for none). */
-  post(pathname: string, fields: Record<string, string>, csrf: string | null | undefined = this.csrf): Promise<Answer> {
-    const all = csrf === null ? fields : { _csrf: csrf ?? '', ...fields };
-    return this.send('POST', pathname, new URLSearchParams(all).toString(), { 'content-type': 'application/x-www-form-urlencoded' });
-  }
-
-  postJson(pathname: string, body: unknown, csrf: string | null): Promise<Answer> {
-    return this.send('POST', pathname, JSON.stringify(body), { 'content-type': 'application/json', ...(csrf === null ? {} : { 'x-csrf-token': csrf }) });
-  }
-}
 
 describe('account pages: refusals', () => {
   let registry: TestRegistry;

@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,15 +17,7 @@ import { linkIn, readOutbox, waitForMail } from '../support/mail.ts';
 import { Client } from '../support/clients.ts';
 import { publishBody, putPublish, request } from '../support/publish-body.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
-
-/** A port nobody uses right now: the public URL must name it before the registry starts. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort } from '../support/web-client.ts';
 
 const NAME = 'ada';
 const EMAIL = 'ada@example.com';
