@@ -12,10 +12,10 @@ import { NpmEcosystem } from '../../src/ecosystems/npm/npm-ecosystem.ts';
 import type { SqlDatabase } from '../../src/storage/metadata/sql/driver.ts';
 import { migrate } from '../../src/storage/metadata/sql/migrations.ts';
 import { SqlMetadataStore } from '../../src/storage/metadata/sql/sql-store.ts';
-import { PostgresDatabase } from '../../src/storage/metadata/postgres/postgres-database.ts';
 import { SqliteDatabase } from '../../src/storage/metadata/sqlite/sqlite-database.ts';
 import type { EventRecord, MetadataOps, PackageRecord } from '../../src/storage/metadata/store.ts';
-import { createDatabase, storesUnderTest } from '../support/postgres.ts';
+import { storesUnderTest } from '../support/postgres.ts';
+import { openTestStore, type TestStore } from '../support/test-store.ts';
 
 const NOW = Date.UTC(2026, 5, 15, 12);
 const TODAY = dayOf(NOW);
@@ -72,7 +72,7 @@ for (const kind of storesUnderTest()) {
   describe(`download counts and critical marks on a real store (${kind})`, () => {
     let db: SqlDatabase;
     let store: SqlMetadataStore;
-    let drop: (() => Promise<void>) | undefined;
+    let opened: TestStore;
     let seq = 0;
 
     const pkg = (over: Partial<PackageRecord> = {}): Promise<PackageRecord> =>
@@ -93,19 +93,11 @@ for (const kind of storesUnderTest()) {
     };
 
     before(async () => {
-      if (kind === 'postgres') {
-        const created = await createDatabase();
-        drop = created.drop;
-        db = new PostgresDatabase(created.url, 4);
-      } else {
-        db = new SqliteDatabase(':memory:');
-      }
-      await migrate(db);
-      store = new SqlMetadataStore(db);
+      opened = await openTestStore(kind);
+      ({ db, store } = opened);
     });
     after(async () => {
-      await store.close();
-      await drop?.();
+      await opened.close();
     });
 
     describe('store operations', () => {

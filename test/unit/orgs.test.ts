@@ -3,7 +3,8 @@
 // Refusals first: each asserts the stable code or rule.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createDatabase, storesUnderTest } from '../support/postgres.ts';
+import { storesUnderTest } from '../support/postgres.ts';
+import { openTestStore, type TestStore } from '../support/test-store.ts';
 import type { Logger } from '../../src/core/logger.ts';
 import { isAttestryError } from '../../src/core/errors.ts';
 import { OrgService, grantNewOrgPackage } from '../../src/core/orgs/org-service.ts';
@@ -11,11 +12,7 @@ import { orgStandingFor, resourceFor } from '../../src/core/packages/access.ts';
 import type { Ecosystem } from '../../src/core/packages/ecosystem.ts';
 import { Authorizer, type OrgStanding, type PackageAction, type PackageResource } from '../../src/security/authz/authorize.ts';
 import { ANONYMOUS, type Principal } from '../../src/security/authz/principal.ts';
-import type { SqlDatabase } from '../../src/storage/metadata/sql/driver.ts';
-import { migrate } from '../../src/storage/metadata/sql/migrations.ts';
-import { SqlMetadataStore } from '../../src/storage/metadata/sql/sql-store.ts';
-import { PostgresDatabase } from '../../src/storage/metadata/postgres/postgres-database.ts';
-import { SqliteDatabase } from '../../src/storage/metadata/sqlite/sqlite-database.ts';
+import type { SqlMetadataStore } from '../../src/storage/metadata/sql/sql-store.ts';
 import type { UserRecord } from '../../src/storage/metadata/store.ts';
 
 const NOW = Date.UTC(2026, 5, 1);
@@ -160,31 +157,22 @@ async function refusal(p: Promise<unknown>): Promise<string> {
 
 for (const kind of storesUnderTest()) {
   describe(`org service (${kind})`, () => {
-    let db: SqlDatabase;
     let store: SqlMetadataStore;
     let orgs: OrgService;
-    let drop: (() => Promise<void>) | undefined;
+    let opened: TestStore;
     const u: Record<string, UserRecord> = {};
     const as = (name: string): Principal => user((u[name] as UserRecord).id, name);
 
     before(async () => {
-      if (kind === 'postgres') {
-        const created = await createDatabase();
-        drop = created.drop;
-        db = new PostgresDatabase(created.url, 4);
-      } else {
-        db = new SqliteDatabase(':memory:');
-      }
-      await migrate(db);
-      store = new SqlMetadataStore(db);
+      opened = await openTestStore(kind);
+      ({ store } = opened);
       orgs = new OrgService({ store, authorizer, clock: () => NOW, log });
       for (const name of ['olive', 'adam', 'bob', 'carol', 'rita', 'acmeuser']) {
         u[name] = await store.insertUser({ name, email: `${name}@example.com`, passwordHash: 'h', isAdmin: false, createdAt: NOW, updatedAt: NOW });
       }
     });
     after(async () => {
-      await store.close();
-      await drop?.();
+      await opened.close();
     });
 
     it('creates an org whose creator is owner; refuses bad, taken and user names', async () => {

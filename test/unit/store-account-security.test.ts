@@ -4,12 +4,10 @@
 // asked, closed-set columns that never read back as "no second factor".
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createDatabase, storesUnderTest } from '../support/postgres.ts';
+import { storesUnderTest } from '../support/postgres.ts';
+import { openTestStore, type TestStore } from '../support/test-store.ts';
 import type { SqlDatabase } from '../../src/storage/metadata/sql/driver.ts';
-import { migrate } from '../../src/storage/metadata/sql/migrations.ts';
-import { SqlMetadataStore } from '../../src/storage/metadata/sql/sql-store.ts';
-import { PostgresDatabase } from '../../src/storage/metadata/postgres/postgres-database.ts';
-import { SqliteDatabase } from '../../src/storage/metadata/sqlite/sqlite-database.ts';
+import type { SqlMetadataStore } from '../../src/storage/metadata/sql/sql-store.ts';
 import { UniqueViolation, type OtpChallengeRecord, type UserRecord, type UserSecurityFields, type WebSessionRecord } from '../../src/storage/metadata/store.ts';
 
 const NOW = Date.UTC(2026, 5, 1);
@@ -20,7 +18,7 @@ for (const kind of storesUnderTest()) {
   describe(`account-security store operations (${kind})`, () => {
     let db: SqlDatabase;
     let store: SqlMetadataStore;
-    let drop: (() => Promise<void>) | undefined;
+    let opened: TestStore;
     let seq = 0;
     const unique = (prefix: string) => `${prefix}${++seq}`;
 
@@ -37,19 +35,11 @@ for (const kind of storesUnderTest()) {
     });
 
     before(async () => {
-      if (kind === 'postgres') {
-        const created = await createDatabase();
-        drop = created.drop;
-        db = new PostgresDatabase(created.url, 4);
-      } else {
-        db = new SqliteDatabase(':memory:');
-      }
-      await migrate(db);
-      store = new SqlMetadataStore(db);
+      opened = await openTestStore(kind);
+      ({ db, store } = opened);
     });
     after(async () => {
-      await store.close();
-      await drop?.();
+      await opened.close();
     });
 
     describe('users', () => {

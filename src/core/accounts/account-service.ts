@@ -115,7 +115,11 @@ export class AccountService {
     const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
     if (!user || !ok) {
       const locked = await throttling?.failed('password', user?.id ?? null, address);
-      if (locked && user) await this.security?.notifier.notice(user, { kind: 'account-locked', until: new Date(this.clock() + 15 * 60_000).toISOString() });
+      if (locked && user && throttling) {
+        // The real end of the lock: lockouts grow when they repeat.
+        const until = (await throttling.lockedUntil('password', user.id)) ?? this.clock();
+        await this.security?.notifier.notice(user, { kind: 'account-locked', until: new Date(until).toISOString() });
+      }
       throw fail();
     }
     await throttling?.succeeded('password', user.id, address);

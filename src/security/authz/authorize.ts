@@ -266,29 +266,25 @@ export class Authorizer {
   check(principal: Principal, action: PackageAction, resource: PackageResource): Decision {
     let d = decide(principal, action, resource);
     if (d.allow && principal.kind === 'user' && action !== 'package:read') d = secondFactorDecision(principal, resource, this.rules, d);
-    if (!d.allow) {
-      this.log.info('authorization refused', {
-        action,
-        rule: d.rule,
-        principal: principal.kind === 'user' ? principal.name : principal.kind === 'publisher' ? `publisher:${principal.reference}` : 'anonymous',
-        tokenId: principal.kind === 'user' ? principal.token?.id ?? null : null,
-        package: `${resource.ecosystem}:${resource.name}`,
-      });
-    }
-    return d;
+    return this.logged(principal, action, d, { package: `${resource.ecosystem}:${resource.name}` });
   }
 
   checkOrg(principal: Principal, action: OrgAction, resource: OrgResource): Decision {
     let d = decideOrg(principal, action, resource);
     // Org writes are account changes like package writes: the same second-factor rules apply.
     if (d.allow && principal.kind === 'user' && action !== 'org:read') d = secondFactorDecision(principal, { name: `@${resource.name}` }, this.rules, d);
+    return this.logged(principal, action, d, { org: resource.name });
+  }
+
+  /** Every refusal is logged with the rule that refused it (never a token value: only its id). */
+  private logged(principal: Principal, action: PackageAction | OrgAction, d: Decision, target: Record<string, string>): Decision {
     if (!d.allow) {
       this.log.info('authorization refused', {
         action,
         rule: d.rule,
         principal: principal.kind === 'user' ? principal.name : principal.kind === 'publisher' ? `publisher:${principal.reference}` : 'anonymous',
         tokenId: principal.kind === 'user' ? principal.token?.id ?? null : null,
-        org: resource.name,
+        ...target,
       });
     }
     return d;
