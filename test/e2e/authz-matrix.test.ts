@@ -1,5 +1,6 @@
 // The refusal matrix (issue 6): every action of the closed PACKAGE_ACTIONS list × every kind of
-// principal, on a restricted package of an organization, asserted through HTTP. The expected table
+// principal, on a restricted package of an organization, and every ORG_ACTIONS action on that
+// organization, asserted through HTTP. The expected table
 // is written from docs/organizations.md and docs/tokens.md, not read off the authorizer, so a
 // change of rule shows up here as a failing cell.
 import { after, before, describe, it } from 'node:test';
@@ -7,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createUser, type TestUser } from '../support/accounts.ts';
 import { escapeName, publishBody, putPublish, request, type ApiResponse } from '../support/publish-body.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
-import { PACKAGE_ACTIONS, type PackageAction } from '../../src/security/authz/authorize.ts';
+import { ORG_ACTIONS, PACKAGE_ACTIONS, type OrgAction, type PackageAction } from '../../src/security/authz/authorize.ts';
 
 const PKG = '@acme/pkg';
 const PRINCIPALS = ['owner', 'admin', 'team-rw', 'team-ro', 'outsider', 'revoked', 'other-package-token', 'outside-cidr', 'anonymous'] as const;
@@ -20,19 +21,16 @@ const HIDDEN: Cell = [404, 'PACKAGE_NOT_FOUND'];
 
 /**
  * The specification. Restricted package: whoever may not read it gets the absent package's 404,
- * admins included (organizations.md). Trusted publishers and the provenance window keep the
- * maintainer rules in an org scope ("Not yet" in organizations.md), so only maintainers reach them.
+ * admins included (organizations.md). Trusted publishers and the provenance window have the same
+ * writers as publishing (org owners, read-write teams, maintainers who are members).
  * A granular token's refused write is 403 AUTHZ_TOKEN_SCOPE whether or not the package exists, its
  * refused restricted read a 404 (tokens.md). A token from outside its CIDR is 401 (tokens.md).
  */
 const SPEC: Record<PrincipalKind, Record<PackageAction, Cell>> = {
   owner: ALL('ok'),
   admin: { ...ALL(HIDDEN), 'package:create': [403, 'AUTHZ_ORG_ADMIN_NOT_PUBLISHER'], 'package:owners': 'ok' },
-  'team-rw': { ...ALL('ok'), 'package:owners': [403, 'AUTHZ_ORG_ADMIN_REQUIRED'], 'package:publishers': HIDDEN, 'package:provenance': HIDDEN },
-  'team-ro': {
-    ...ALL([403, 'AUTHZ_TEAM_READ_ONLY']), 'package:read': 'ok', 'package:create': 'ok',
-    'package:owners': [403, 'AUTHZ_ORG_ADMIN_REQUIRED'], 'package:publishers': HIDDEN, 'package:provenance': HIDDEN,
-  },
+  'team-rw': { ...ALL('ok'), 'package:owners': [403, 'AUTHZ_ORG_ADMIN_REQUIRED'] },
+  'team-ro': { ...ALL([403, 'AUTHZ_TEAM_READ_ONLY']), 'package:read': 'ok', 'package:create': 'ok', 'package:owners': [403, 'AUTHZ_ORG_ADMIN_REQUIRED'] },
   outsider: { ...ALL(HIDDEN), 'package:create': [403, 'AUTHZ_ORG_MEMBER_REQUIRED'] },
   // A revoked token stands in for an expired one: expiry cannot be reached over HTTP in a test run.
   // Expired and revoked tokens get the same answer (INVALID_TOKEN), so one stands for both.
@@ -42,7 +40,27 @@ const SPEC: Record<PrincipalKind, Record<PackageAction, Cell>> = {
   anonymous: { ...ALL([401, 'AUTHZ_AUTHENTICATION_REQUIRED']), 'package:read': HIDDEN },
 };
 
-/** Cells where the registry disagrees with the docs: the lead decides (reported, not hidden). */
+/**
+ * Organization actions (organizations.md): members read; owners and admins manage and read the
+ * audit log; anyone logged in creates an org. A non-member — and a granular token that does not
+ * name the org — is told the org does not exist (the read check comes first). Anonymous callers
+ * get 401 (code not asserted: npm routes refuse before the authorizer).
+ */
+const ORG_HIDDEN: Cell = [404, 'ORG_NOT_FOUND'];
+const MANAGE_REFUSED: Cell = [403, 'AUTHZ_ORG_ADMIN_REQUIRED'];
+const ALL_ORG = (cell: Cell): Record<OrgAction, Cell> => Object.fromEntries(ORG_ACTIONS.map((a) => [a, cell])) as Record<OrgAction, Cell>;
+const ORG_SPEC: Record<PrincipalKind, Record<OrgAction, Cell>> = {
+  owner: ALL_ORG('ok'),
+  admin: ALL_ORG('ok'),
+  'team-rw': { 'org:create': 'ok', 'org:read': 'ok', 'org:members': MANAGE_REFUSED, 'org:teams': MANAGE_REFUSED, 'org:audit': MANAGE_REFUSED },
+  'team-ro': { 'org:create': 'ok', 'org:read': 'ok', 'org:members': MANAGE_REFUSED, 'org:teams': MANAGE_REFUSED, 'org:audit': MANAGE_REFUSED },
+  outsider: { ...ALL_ORG(ORG_HIDDEN), 'org:create': 'ok' },
+  revoked: ALL_ORG([401, 'INVALID_TOKEN']),
+  'other-package-token': { ...ALL_ORG(ORG_HIDDEN), 'org:create': [403, 'AUTHZ_TOKEN_SCOPE'] },
+  'outside-cidr': ALL_ORG([401, 'TOKEN_IP_NOT_ALLOWED']),
+  anonymous: ALL_ORG([401]),
+};
+
 /** Cells where the registry is known to disagree with its documentation (none today). */
 const TODO: Partial<Record<`${PrincipalKind} × ${PackageAction}`, string>> = {};
 
@@ -97,6 +115,15 @@ describe('authorization matrix over HTTP (sqlite)', { timeout: 120_000 }, () => 
     'package:provenance': (t) => request('GET', url(`/-/package/${escapeName(PKG)}/provenance`), t),
   };
 
+  /** One request per org action on acme; an allowed one changes nothing others depend on. */
+  const ORG_ACT: Record<OrgAction, (token: string | null) => Promise<ApiResponse>> = {
+    'org:create': (t) => request('POST', url('/-/org'), t, { name: `org-${++n}` }),
+    'org:read': (t) => request('GET', url('/-/org/acme/user'), t),
+    'org:members': (t) => request('PUT', url('/-/org/acme/user'), t, { user: 'ro', role: 'developer' }),
+    'org:teams': (t) => request('PUT', url('/-/org/acme/team'), t, { name: `team-${++n}` }),
+    'org:audit': (t) => request('GET', url('/-/npm/v1/org/acme/audit'), t),
+  };
+
   before(async () => {
     registry = await startRegistry();
     for (const name of ['owner', 'admin', 'rw', 'ro', 'outsider']) users[name] = await createUser(registry.url, name);
@@ -124,21 +151,26 @@ describe('authorization matrix over HTTP (sqlite)', { timeout: 120_000 }, () => 
   });
   after(async () => registry?.destroy());
 
+  const expect = (res: ApiResponse, cell: Cell): void => {
+    const got = `${res.status} ${JSON.stringify(res.body).slice(0, 300)}`;
+    if (cell === 'ok') {
+      assert.ok(res.status >= 200 && res.status < 300, got);
+    } else {
+      assert.equal(res.status, cell[0], got);
+      if (cell[1]) assert.equal(res.body.code, cell[1], got);
+    }
+  };
+  const label = (cell: Cell): string => (cell === 'ok' ? '2xx' : `${cell[0]}${cell[1] ? ` ${cell[1]}` : ''}`);
+
   for (const who of PRINCIPALS) {
     for (const action of PACKAGE_ACTIONS) {
       const cell = SPEC[who][action];
-      const want = cell === 'ok' ? '2xx' : `${cell[0]}${cell[1] ? ` ${cell[1]}` : ''}`;
       const todo = TODO[`${who} × ${action}`];
-      it(`${who} × ${action} → ${want}`, todo ? { todo } : {}, async () => {
-        const res = await ACT[action](tokens[who]);
-        const got = `${res.status} ${JSON.stringify(res.body).slice(0, 300)}`;
-        if (cell === 'ok') {
-          assert.ok(res.status >= 200 && res.status < 300, got);
-        } else {
-          assert.equal(res.status, cell[0], got);
-          if (cell[1]) assert.equal(res.body.code, cell[1], got);
-        }
-      });
+      it(`${who} × ${action} → ${label(cell)}`, todo ? { todo } : {}, async () => expect(await ACT[action](tokens[who]), cell));
+    }
+    for (const action of ORG_ACTIONS) {
+      const cell = ORG_SPEC[who][action];
+      it(`${who} × ${action} → ${label(cell)}`, async () => expect(await ORG_ACT[action](tokens[who]), cell));
     }
   }
 });

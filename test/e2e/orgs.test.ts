@@ -2,6 +2,8 @@
 // publishing into an org scope, against a real server. The org is created with Attestry's
 // `POST /-/org` (npm has no command for it). Refusals: an outsider and a member without a team get
 // a missing package's 404 for a restricted org package; a read-only team installs but cannot publish.
+// Then the org's audit log (owners and admins; JSON), the account history of the people changes
+// concern, maintainers limited to org members, and npm's per-package 2FA setting (`npm access set mfa=`).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -10,6 +12,9 @@ import { createUser, type TestUser } from '../support/accounts.ts';
 import { Client } from '../support/clients.ts';
 import { escapeName, request } from '../support/publish-body.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { totpCode } from '../../src/security/mfa/totp.ts';
+
+interface AuditEntry { type: string; actor: string | null; subject: string | null; package: string | null; data: Record<string, unknown> }
 
 describe('organizations with the npm CLI (sqlite)', { timeout: 300_000 }, () => {
   let registry: TestRegistry;
@@ -125,5 +130,97 @@ describe('organizations with the npm CLI (sqlite)', { timeout: 300_000 }, () => 
     await as('adam').ok(['team', 'destroy', 'acme:devs'], dir);
     const left = await as('olive').ok(['team', 'ls', 'acme', '--json'], dir);
     assert.deepEqual(JSON.parse(left.stdout), ['acme:readers']);
+  });
+  it('npm owner add on an org package: only members of the org; the person added sees it in their history', async () => {
+    const dir = project('olive', 'scratch', '1.0.0');
+    const outsider = await as('olive').run(['owner', 'add', 'carol', widget], dir);
+    assert.notEqual(outsider.code, 0);
+    assert.match(outsider.stderr, /OWNER_NOT_IN_ORG|carol is not a member of @acme/);
+    await as('olive').ok(['owner', 'add', 'bob', widget], dir);
+    const ls = await as('bob').ok(['owner', 'ls', widget], dir);
+    assert.match(ls.stdout, /^bob /m);
+    const mine = await request('GET', `${registry.url}/-/npm/v1/user/audit`, token('bob'));
+    assert.equal(mine.status, 200);
+    const added = (mine.body.objects as AuditEntry[]).find((e) => e.type === 'owner.added');
+    assert.deepEqual(added && { actor: added.actor, subject: added.subject, package: added.package }, { actor: 'olive', subject: 'bob', package: widget });
+    // What was done to bob in the org shows in his history too; carol's stays her own.
+    assert.ok((mine.body.objects as AuditEntry[]).some((e) => e.type === 'org.member-set' && e.actor === 'olive' && e.subject === 'bob'));
+    const carols = await request('GET', `${registry.url}/-/npm/v1/user/audit`, token('carol'));
+    assert.ok((carols.body.objects as AuditEntry[]).every((e) => e.actor === 'carol' || e.subject === 'carol'), JSON.stringify(carols.body));
+  });
+
+  it('the org audit log: every grant, role change and package event, for owners and admins only', async () => {
+    const log = await request('GET', `${registry.url}/-/npm/v1/org/acme/audit?limit=500`, token('adam'));
+    assert.equal(log.status, 200, JSON.stringify(log.body));
+    const entries = log.body.objects as AuditEntry[];
+    const has = (type: string, match: Partial<AuditEntry> = {}) =>
+      assert.ok(entries.some((e) => e.type === type && Object.entries(match).every(([k, v]) => (e as unknown as Record<string, unknown>)[k] === v)), `${type} ${JSON.stringify(match)}`);
+    has('org.created', { actor: 'olive' });
+    has('org.member-set', { actor: 'olive', subject: 'adam' });
+    has('org.member-set', { actor: 'adam', subject: 'rita' });
+    has('org.member-removed', { actor: 'olive', subject: 'rita' });
+    has('team.created', { actor: 'adam' });
+    has('team.member-added', { actor: 'adam', subject: 'bob' });
+    has('team.member-removed', { actor: 'adam', subject: 'bob' });
+    has('team.package-granted', { actor: 'adam', package: widget });
+    has('team.package-revoked', { actor: 'adam', package: widget });
+    has('team.deleted', { actor: 'adam' });
+    has('release.published', { actor: 'bob', package: widget });
+    has('owner.added', { actor: 'olive', subject: 'bob', package: widget });
+    // Newest first, and nothing from outside the org.
+    assert.ok(entries.every((e, i) => i === 0 || Date.parse((entries[i - 1] as unknown as { at: string }).at) >= Date.parse((e as unknown as { at: string }).at)));
+    assert.ok(entries.every((e) => e.package === null || e.package.startsWith('@acme/')), 'only the org\'s packages');
+    const developer = await request('GET', `${registry.url}/-/npm/v1/org/acme/audit`, token('bob'));
+    assert.deepEqual([developer.status, developer.body.code], [403, 'AUTHZ_ORG_ADMIN_REQUIRED']);
+    const outsider = await request('GET', `${registry.url}/-/npm/v1/org/acme/audit`, token('carol'));
+    assert.deepEqual([outsider.status, outsider.body.code], [404, 'ORG_NOT_FOUND']);
+    assert.equal((await request('GET', `${registry.url}/-/npm/v1/org/acme/audit`, null)).status, 401);
+  });
+
+  it('a person cannot sign up with an organization\'s name (it is their scope)', async () => {
+    const r = await request('PUT', `${registry.url}/-/user/org.couchdb.user:acme`, null,
+      { _id: 'org.couchdb.user:acme', name: 'acme', password: 'pw-acme-secret-long', email: 'acme@example.com', type: 'user', roles: [] });
+    assert.deepEqual([r.status, r.body.code], [409, 'USERNAME_TAKEN']);
+  });
+
+  it('npm access set mfa=publish|none: the package asks for a second factor whatever the registry says', async () => {
+    const dir = project('olive', 'scratch', '1.0.0');
+    await as('olive').ok(['access', 'set', 'mfa=publish', widget], dir);
+    assert.equal((await request('GET', `${registry.url}/-/package/${escapeName(widget)}/visibility`, token('olive'))).body.mfa, 'publish');
+    // Without a second factor, nothing can be published to it any more.
+    const none = await as('olive').run(['publish'], project('olive', widget, '1.5.0'));
+    assert.notEqual(none.code, 0);
+    assert.match(none.stderr, /@acme\/widget requires two-factor/);
+    // Olive enrols an authenticator app for logins only: the package still asks for it on writes.
+    const start = await request('POST', `${registry.url}/-/npm/v1/user`, token('olive'), { tfa: { password: (users.olive as TestUser).password, mode: 'auth-only' } });
+    const secret = new URL(String(start.body.tfa)).searchParams.get('secret') as string;
+    const step = Math.floor(Date.now() / 30_000);
+    assert.equal((await request('POST', `${registry.url}/-/npm/v1/user`, token('olive'), { tfa: [totpCode(secret, step * 30_000)] })).status, 200);
+    const noOtp = await as('olive').run(['publish'], project('olive', widget, '1.5.0'));
+    assert.match(noOtp.stderr, /EOTP|one-time password/);
+    // The next step's code (the enrolment used this one), reused by the same token within its window.
+    const otp = totpCode(secret, (step + 1) * 30_000);
+    await as('olive').ok(['publish', `--otp=${otp}`], project('olive', widget, '1.5.0'));
+    await as('olive').ok(['access', 'set', 'mfa=none', widget, `--otp=${otp}`], dir);
+    assert.equal((await request('GET', `${registry.url}/-/package/${escapeName(widget)}/visibility`, token('olive'))).body.mfa, 'none');
+    const bad = await request('POST', `${registry.url}/-/package/${escapeName(widget)}/access`, token('olive'), { publish_requires_tfa: 'yes' });
+    assert.deepEqual([bad.status, bad.body.code], [400, 'BAD_MFA_POLICY']);
+    // A developer cannot change it (people-and-policy management).
+    const bob = await as('bob').run(['access', 'set', 'mfa=none', widget], dir);
+    assert.match(bob.stderr, /E403|owners and admins/);
+  });
+  it('trusted publishers and the provenance window follow the org rules: a maintainer who left the org sees nothing', async () => {
+    const at = (what: string) => `${registry.url}/-/package/${escapeName(widget)}/${what}`;
+    // While a member and maintainer, bob reads both settings; a developer without a team reads neither.
+    assert.equal((await request('GET', at('provenance'), token('bob'))).status, 200);
+    assert.equal((await request('GET', at('trust'), token('bob'))).status, 200);
+    await as('olive').ok(['org', 'rm', 'acme', 'bob'], project('olive', 'scratch', '1.0.0'));
+    for (const what of ['provenance', 'trust']) {
+      const r = await request('GET', at(what), token('bob'));
+      assert.deepEqual([r.status, r.body.code], [404, 'PACKAGE_NOT_FOUND'], what);
+    }
+    const window = await request('PUT', at('provenance'), token('bob'), { changeAllowedUntil: new Date(Date.now() + 86_400_000).toISOString() });
+    assert.equal(window.status, 404);
+    assert.equal((await request('GET', at('provenance'), token('olive'))).status, 200);
   });
 });

@@ -433,6 +433,22 @@ describe('Authorizer: the credential must be strong enough for writes', () => {
     const publisher: PublisherGrant = { kind: 'publisher', tokenId: 't', publisherId: 1, linkId: 'l', provider: 'github', reference: 'r', ecosystem: 'npm', packageName: 'left-pad', permissions: ['createPackage'], registeredBy: ALICE, issuer: 'https://token.actions.githubusercontent.com', identity: {} };
     expectRule(strict().check(publisher, 'package:publish', live()), true, 'trusted-publisher');
   });
+  it("follows the package's own 2FA setting (npm access set mfa=) even where the instance requires nothing", () => {
+    // mfa=publish: a second factor for every write, and bypass tokens do not skip it.
+    expectRule(lenient().check(alice({ mfa: mfa({ mode: 'auth-only' }) }), 'package:publish', live({ mfaPolicy: 'publish' })), false, 'otp-required', 'second-factor');
+    expectRule(lenient().check(alice({ mfa: mfa({ mode: 'auth-only' }), bypass2fa: true }), 'package:publish', live({ mfaPolicy: 'publish' })), false, 'package-mfa-no-bypass', 'second-factor');
+    expectRule(lenient().check(alice({ mfa: mfa({ mode: 'auth-only', presented: 'totp' }), bypass2fa: true }), 'package:publish', live({ mfaPolicy: 'publish' })), true, 'owner');
+    // mfa=automation: a second factor, but automation (bypass) tokens may publish.
+    expectRule(lenient().check(alice({ mfa: mfa({ mode: 'auth-only' }) }), 'package:tag', live({ mfaPolicy: 'automation' })), false, 'otp-required', 'second-factor');
+    expectRule(lenient().check(alice({ mfa: mfa({ mode: 'auth-only' }), bypass2fa: true }), 'package:publish', live({ mfaPolicy: 'automation' })), true, 'owner');
+    // No second factor at all: the package says so, not the registry.
+    const d = lenient().check(alice({ mfa: mfa({ enrolled: false, mode: null }) }), 'package:publish', live({ mfaPolicy: 'automation' }));
+    expectRule(d, false, 'mfa-enrollment-required', 'forbidden');
+    assert.match(!d.allow ? d.message : '', /^left-pad requires two-factor/);
+    // mfa=none and reads: untouched.
+    expectRule(lenient().check(alice({ mfa: mfa({ mode: 'auth-only' }) }), 'package:publish', live({ mfaPolicy: 'none' })), true, 'owner');
+    expectRule(lenient().check(alice({ mfa: mfa({ enrolled: false, mode: null }) }), 'package:read', live({ mfaPolicy: 'publish' })), true, 'public-read');
+  });
   it('treats a principal without MFA state as the weakest (deny, never allow by omission)', () => {
     const bare: Principal = { kind: 'user', userId: ALICE, name: 'alice', isAdmin: false, token: null };
     expectRule(strict().check(bare, 'package:publish', live()), false, 'email-unverified', 'forbidden');

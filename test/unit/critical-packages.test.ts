@@ -83,7 +83,7 @@ for (const kind of storesUnderTest()) {
       // Events have no listing by type in the store; read them back through SQL.
       const rows = await db.all<Record<string, unknown>>("SELECT * FROM events WHERE type = 'package.critical-auto' AND id > ? ORDER BY id", [since]);
       return rows.map((r) => ({ id: Number(r.id), at: Number(r.at), type: String(r.type), actorId: r.actor_id === null ? null : Number(r.actor_id), ecosystem: String(r.ecosystem),
-        packageName: String(r.package_name), version: r.version === null ? null : String(r.version), data: JSON.parse(String(r.data)) as Record<string, unknown> }));
+        packageName: String(r.package_name), version: r.version === null ? null : String(r.version), data: JSON.parse(String(r.data)) as Record<string, unknown>, subjectId: null, orgId: null }));
     };
     const lastEventId = async (): Promise<number> => Number((await db.get<{ n: unknown }>('SELECT COALESCE(MAX(id), 0) AS n FROM events'))?.n ?? 0);
     /** Marks every package the tests made so far as deleted, so each ranking test starts from its own packages. */

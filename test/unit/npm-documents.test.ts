@@ -58,7 +58,7 @@ const render = (v: ReleaseView) => {
 function pkgRecord(over: Partial<PackageRecord> = {}): PackageRecord {
   return {
     id: 7, ecosystem: 'npm', name: 'pkg', createdAt: T0, modifiedAt: T0 + 10 * DAY, rev: 5, access: 'public',
-    description: '', keywords: '', latestVersion: '2.0.0', deletedAt: null, trustedPublishingOnly: false, provenanceChangeUntil: null, critical: false, criticalAuto: false, ...over,
+    description: '', keywords: '', latestVersion: '2.0.0', deletedAt: null, trustedPublishingOnly: false, provenanceChangeUntil: null, critical: false, criticalAuto: false, mfaPolicy: 'none', ...over,
   };
 }
 

@@ -139,6 +139,21 @@ describe('org decisions', () => {
     assert.equal(strict.checkOrg(noOtp, 'org:read', org('owner')).allow, true);
     assert.equal(strict.checkOrg(user(BOB, 'bob'), 'org:create', { name: 'x', exists: false, role: null }).rule, 'email-unverified');
   });
+
+  it('the audit log is for owners and admins; members are refused, outsiders see no org; reading it needs no OTP', () => {
+    assert.equal(authorizer.checkOrg(user(BOB, 'bob'), 'org:audit', org('owner')).rule, 'org-admin-audit');
+    assert.equal(authorizer.checkOrg(user(BOB, 'bob'), 'org:audit', org('admin')).allow, true);
+    const member = authorizer.checkOrg(user(BOB, 'bob'), 'org:audit', org('member'));
+    assert.deepEqual([member.rule, !member.allow && member.outcome], ['org-admin-required', 'forbidden']);
+    const outsider = authorizer.checkOrg(user(BOB, 'bob'), 'org:audit', org(null));
+    assert.deepEqual([outsider.rule, !outsider.allow && outsider.outcome], ['org-member-required', 'hidden']);
+    assert.equal(authorizer.checkOrg(ANONYMOUS, 'org:audit', org('owner')).rule, 'authentication-required');
+    const strict = new Authorizer(log, { requireVerifiedEmail: true, requireMfaForMaintainers: true });
+    const noOtp = user(BOB, 'bob', { mfa: { emailVerified: true, enrolled: true, mode: 'auth-and-writes', presented: 'none' } });
+    assert.equal(strict.checkOrg(noOtp, 'org:audit', org('admin')).allow, true);
+    const otherOrgToken = user(BOB, 'bob', { token: { id: 'g', readonly: true, kind: 'api', scope: { packages: 'all', scopes: null, orgs: ['other'], packagesPermission: 'read-only', orgsPermission: 'read-only' } } });
+    assert.equal(authorizer.checkOrg(otherOrgToken, 'org:audit', org('owner')).rule, 'token-scope');
+  });
 });
 
 // ---------- the service and its storage ----------

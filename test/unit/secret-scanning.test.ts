@@ -149,7 +149,7 @@ describe('TokenRevocation', () => {
     assert.equal(await store.findTokenByHash(hashToken(raw)), undefined, 'the token is gone');
     const [event, ...more] = await events(alice);
     assert.equal(more.length, 0);
-    assert.equal(event?.actorId, alice.id);
+    assert.deepEqual([event?.actorId, event?.subjectId], [null, alice.id], "the scanner acted; alice is whom it concerns");
     assert.deepEqual(event?.data, { tokenId: id, kind: 'api', reporter: 'scanner-1', url: 'https://example.test/repo/blob/main/.npmrc' });
     assert.ok(!JSON.stringify(event).includes(raw), 'the event never carries the token');
     await notified;

@@ -447,9 +447,43 @@ for (const kind of storesUnderTest()) {
         await event(u.id, NOW + 3, 'user.recovery_codes_regenerated');
         const all = await store.listUserEvents(u.id, 10);
         assert.deepEqual(all.map((e) => e.type), ['user.recovery_codes_regenerated', 'user.totp_enabled', 'user.password_changed', 'user.login']);
-        assert.deepEqual(all[0], { id: nth(all, 0).id, at: NOW + 3, type: 'user.recovery_codes_regenerated', actorId: u.id, ecosystem: null, packageName: null, version: null, data: { n: 3 } });
+        assert.deepEqual(all[0], {
+          id: nth(all, 0).id, at: NOW + 3, type: 'user.recovery_codes_regenerated', actorId: u.id, ecosystem: null, packageName: null, version: null, data: { n: 3 },
+          subjectId: null, orgId: null, actorName: u.name, subjectName: null,
+        });
         assert.deepEqual((await store.listUserEvents(u.id, 2)).map((e) => e.type), ['user.recovery_codes_regenerated', 'user.totp_enabled']);
         assert.deepEqual(await store.listUserEvents((await user()).id, 10), []);
+      });
+
+      it('listUserEvents also gives what others did to the user (subject), once, with both names', async () => {
+        const u = await user();
+        const other = await user();
+        await store.insertEvent({ at: NOW + 10, type: 'owner.added', actorId: other.id, subjectId: u.id, ecosystem: 'npm', packageName: 'pkg', version: null, data: {} });
+        await store.insertEvent({ at: NOW + 11, type: 'token.revoked-by-scanner', actorId: null, subjectId: u.id, ecosystem: null, packageName: null, version: null, data: {} });
+        await store.insertEvent({ at: NOW + 12, type: 'self.noted', actorId: u.id, subjectId: u.id, ecosystem: null, packageName: null, version: null, data: {} });
+        await store.insertEvent({ at: NOW + 13, type: 'owner.added', actorId: other.id, subjectId: other.id, ecosystem: 'npm', packageName: 'pkg', version: null, data: {} });
+        const mine = await store.listUserEvents(u.id, 10);
+        assert.deepEqual(mine.map((e) => [e.type, e.actorName, e.subjectName]), [
+          ['self.noted', u.name, u.name], ['token.revoked-by-scanner', null, u.name], ['owner.added', other.name, u.name],
+        ]);
+      });
+
+      it('listOrgEvents gives the events of one org: named, or on a package in its scope', async () => {
+        const u = await user();
+        const org = await store.insertOrg(`org${u.id}`, NOW);
+        const otherOrg = await store.insertOrg(`other${u.id}`, NOW);
+        const ev = (at: number, type: string, over: { org?: string; packageName?: string }) =>
+          store.insertEvent({ at, type, actorId: u.id, ecosystem: over.packageName ? 'npm' : null, packageName: over.packageName ?? null, version: null, data: {}, ...(over.org ? { org: over.org } : {}) });
+        await ev(NOW + 1, 'org.created', { org: org.name });
+        await ev(NOW + 2, 'release.published', { packageName: `@${org.name}/a` });
+        await ev(NOW + 3, 'release.published', { packageName: `@${otherOrg.name}/a` });
+        await ev(NOW + 4, 'release.published', { packageName: `@${org.name}x/a` });
+        await ev(NOW + 5, 'release.published', { packageName: 'unscoped' });
+        const events = await store.listOrgEvents(org.id, 10);
+        assert.deepEqual(events.map((e) => [e.type, e.packageName, e.orgId, e.actorName]), [
+          ['release.published', `@${org.name}/a`, org.id, u.name], ['org.created', null, org.id, u.name],
+        ]);
+        assert.equal((await store.listOrgEvents(org.id, 1)).length, 1);
       });
     });
 

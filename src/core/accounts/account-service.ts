@@ -85,6 +85,8 @@ export class AccountService {
     const name = validateUsername(input.name);
     const email = validateEmail(input.email);
     const password = validatePassword(input.password);
+    // A user's name is also their npm scope: an organization's scope cannot be taken by a person.
+    if (await this.store.findOrg(name)) throw conflict('USERNAME_TAKEN', `The name ${name} belongs to an organization`);
     await this.refuseLeaked(password);
     const passwordHash = await hashPassword(password);
     const now = this.clock();

@@ -68,7 +68,7 @@ export class TokenRevocation {
     if (userToken) {
       const deleted = await this.d.store.transaction(async (tx) => {
         if (!(await tx.deleteToken(userToken.id))) return false;
-        await tx.insertEvent({ at: now, type: SCANNER_EVENT, actorId: userToken.userId, ecosystem: null, packageName: null, version: null,
+        await tx.insertEvent({ at: now, type: SCANNER_EVENT, actorId: null, subjectId: userToken.userId, ecosystem: null, packageName: null, version: null,
           data: { tokenId: userToken.id, kind: userToken.kind, reporter, url: f.url } });
         return true;
       });
@@ -84,7 +84,7 @@ export class TokenRevocation {
       const owner = links.find((l) => l.id === minted.linkId)?.createdBy ?? null;
       const deleted = await this.d.store.transaction(async (tx) => {
         if (!(await tx.deletePublisherToken(minted.id))) return false;
-        await tx.insertEvent({ at: now, type: SCANNER_EVENT, actorId: owner, ecosystem: minted.ecosystem, packageName: minted.packageName, version: null,
+        await tx.insertEvent({ at: now, type: SCANNER_EVENT, actorId: null, subjectId: owner, ecosystem: minted.ecosystem, packageName: minted.packageName, version: null,
           data: { tokenId: minted.id, kind: 'trusted-publisher', reporter, url: f.url } });
         return true;
       });

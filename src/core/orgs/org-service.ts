@@ -8,7 +8,7 @@ import type { Logger } from '../logger.ts';
 import type { Authorizer, Decision, OrgAction } from '../../security/authz/authorize.ts';
 import type { Principal } from '../../security/authz/principal.ts';
 import {
-  UniqueViolation, type MetadataOps, type MetadataStore, type OrgRecord, type OrgRole, type TeamPermission, type TeamRecord, type UserRecord,
+  UniqueViolation, type EventRecord, type MetadataOps, type MetadataStore, type OrgRecord, type OrgRole, type TeamPermission, type TeamRecord, type UserRecord,
 } from '../../storage/metadata/store.ts';
 
 export interface OrgServiceDeps {
@@ -69,7 +69,8 @@ interface Acting {
   tx: MetadataOps;
   org: OrgRecord;
   now: number;
-  event: (type: string, data: Record<string, unknown>, pkg?: { ecosystem: string; name: string }) => Promise<void>;
+  /** Records an `org.*`/`team.*` event in the org's audit log; `subject` is the person it concerns. */
+  event: (type: string, data: Record<string, unknown>, about?: { pkg?: { ecosystem: string; name: string }; subject?: UserRecord }) => Promise<void>;
 }
 
 export class OrgService {
@@ -92,7 +93,7 @@ export class OrgService {
         const now = this.d.clock();
         const org = await tx.insertOrg(name, now);
         await tx.setOrgMember(org.id, principal.userId, 'owner');
-        await tx.insertEvent({ at: now, type: 'org.created', actorId: principal.userId, ecosystem: null, packageName: null, version: null, data: { org: name } });
+        await tx.insertEvent({ at: now, type: 'org.created', actorId: principal.userId, org: name, ecosystem: null, packageName: null, version: null, data: { org: name } });
         return org;
       });
     } catch (e) {
@@ -115,7 +116,7 @@ export class OrgService {
     }, async ({ tx, org, event }, { user, current }) => {
       if (current === 'owner' && role !== 'owner') await this.keepAnOwner(tx, org);
       await tx.setOrgMember(org.id, user.id, role);
-      await event('org.member-set', { user: user.name, role, previousRole: current ?? null });
+      await event('org.member-set', { user: user.name, role, previousRole: current ?? null }, { subject: user });
       return { name: user.name, role };
     });
   }
@@ -129,8 +130,23 @@ export class OrgService {
       if (current === undefined) throw notFound('ORG_MEMBER_NOT_FOUND', `${user.name} is not a member of ${org.name}`);
       if (current === 'owner') await this.keepAnOwner(tx, org);
       await tx.removeOrgMember(org.id, user.id);
-      await event('org.member-removed', { user: user.name, role: current });
+      await event('org.member-removed', { user: user.name, role: current }, { subject: user });
     });
+  }
+
+  /** The org's audit log, newest first: for its owners and admins (`org:audit`). */
+  async auditEvents(principal: Principal, orgName: string, limit: number): Promise<EventRecord[]> {
+    return this.d.store.transaction(async (tx) => {
+      const { org, role } = await this.standing(tx, principal, orgName);
+      requireOrgAllowed(this.d.authorizer.checkOrg(principal, 'org:read', { name: orgName, exists: org !== undefined, role }), orgName);
+      requireOrgAllowed(this.d.authorizer.checkOrg(principal, 'org:audit', { name: orgName, exists: true, role }), orgName);
+      return tx.listOrgEvents((org as OrgRecord).id, limit);
+    });
+  }
+
+  /** The organizations the user belongs to, with their role (for the web pages). */
+  async membershipsOf(userId: number): Promise<Array<{ name: string; role: OrgRole }>> {
+    return this.d.store.listUserOrgs(userId);
   }
 
   async listTeams(principal: Principal, orgName: string): Promise<TeamRecord[]> {
@@ -174,7 +190,7 @@ export class OrgService {
       const user = await this.user(tx, userName);
       // Teams are groups of members: add someone to the org (npm org set) first.
       if ((await tx.findOrgRole(org.id, user.id)) === undefined) throw invalid('TEAM_MEMBER_NOT_IN_ORG', `${user.name} is not a member of ${org.name}; add them to the organization first`);
-      if (await tx.addTeamMember(team.id, user.id)) await event('team.member-added', { team: team.name, user: user.name });
+      if (await tx.addTeamMember(team.id, user.id)) await event('team.member-added', { team: team.name, user: user.name }, { subject: user });
     });
   }
 
@@ -183,7 +199,7 @@ export class OrgService {
       const team = await this.team(tx, org, teamName);
       const user = await this.user(tx, userName);
       if (!(await tx.removeTeamMember(team.id, user.id))) throw notFound('TEAM_MEMBER_NOT_FOUND', `${user.name} is not in ${org.name}:${team.name}`);
-      await event('team.member-removed', { team: team.name, user: user.name });
+      await event('team.member-removed', { team: team.name, user: user.name }, { subject: user });
     });
   }
 
@@ -199,7 +215,7 @@ export class OrgService {
       const team = await this.team(tx, org, teamName);
       const name = await this.orgPackage(tx, ecosystem, org, packageName);
       await tx.setTeamPackage({ teamId: team.id, ecosystem, packageName: name, permission });
-      await event('team.package-granted', { team: team.name, permission }, { ecosystem, name });
+      await event('team.package-granted', { team: team.name, permission }, { pkg: { ecosystem, name } });
     });
   }
 
@@ -208,7 +224,7 @@ export class OrgService {
       const team = await this.team(tx, org, teamName);
       const name = typeof packageName === 'string' ? packageName : '';
       if (!(await tx.removeTeamPackage(team.id, ecosystem, name))) throw notFound('TEAM_GRANT_NOT_FOUND', `${org.name}:${team.name} has no access to ${name.slice(0, 220)}`);
-      await event('team.package-revoked', { team: team.name }, { ecosystem, name });
+      await event('team.package-revoked', { team: team.name }, { pkg: { ecosystem, name } });
     });
   }
 
@@ -257,8 +273,11 @@ export class OrgService {
       requireOrgAllowed(this.d.authorizer.checkOrg(principal, action, { name: orgName, exists: true, role, touchesOwner: f.touchesOwner === true }), orgName);
       const now = this.d.clock();
       const actorId = principal.kind === 'user' ? principal.userId : null;
-      const event = async (type: string, data: Record<string, unknown>, pkg?: { ecosystem: string; name: string }): Promise<void> => {
-        await tx.insertEvent({ at: now, type, actorId, ecosystem: pkg?.ecosystem ?? null, packageName: pkg?.name ?? null, version: null, data: { org: found.name, ...data } });
+      const event: Acting['event'] = async (type, data, about) => {
+        await tx.insertEvent({
+          at: now, type, actorId, subjectId: about?.subject?.id ?? null, org: found.name,
+          ecosystem: about?.pkg?.ecosystem ?? null, packageName: about?.pkg?.name ?? null, version: null, data: { org: found.name, ...data },
+        });
       };
       return change({ tx, org: found, now, event }, f);
     });

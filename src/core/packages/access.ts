@@ -38,8 +38,18 @@ export function resourceFor(eco: Ecosystem, name: string, pkg: PackageRecord | u
     ownerIds: owners.map((o) => o.id),
     trustedPublishingOnly: pkg?.trustedPublishingOnly === true,
     critical: pkg?.critical === true || pkg?.criticalAuto === true,
+    mfaPolicy: pkg?.mfaPolicy ?? 'none',
     ...(org ? { org } : {}),
   };
+}
+
+/**
+ * The whole resource for a decision about `name` as `principal` sees it: the row, its owners and the
+ * principal's org standing — the one way services outside PackageService build it.
+ */
+export async function packageResourceFor(ops: OrgLookup & Pick<MetadataOps, 'listOwners'>, eco: Ecosystem, name: string, pkg: PackageRecord | undefined, principal: Principal): Promise<PackageResource> {
+  const owners = pkg ? await ops.listOwners(pkg.id) : [];
+  return resourceFor(eco, name, pkg, owners, await orgStandingFor(ops, eco, name, principal));
 }
 
 export function requireAllowed(decision: Decision, name: string): void {

@@ -4,7 +4,7 @@
 import type { Clock } from '../clock.ts';
 import { forbidden, invalid, notFound } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import type { Access, DocumentRecord, MetadataOps, MetadataStore, PackageRecord, ReleaseRecord, SearchHit, ServedArtifact, UserRecord } from '../../storage/metadata/store.ts';
+import type { Access, DocumentRecord, MetadataOps, MetadataStore, PackageMfaPolicy, PackageRecord, ReleaseRecord, SearchHit, ServedArtifact, UserRecord } from '../../storage/metadata/store.ts';
 import type { Authorizer, PackageAction } from '../../security/authz/authorize.ts';
 import type { Principal } from '../../security/authz/principal.ts';
 import { judgeUnpublish, type UnpublishPolicy } from '../policies/unpublish-policy.ts';
@@ -30,6 +30,14 @@ export interface PackageSnapshot {
 const MAX_DEPENDENTS_SHOWN = 20;
 /** Entries per commit cache; far more than any working set, small next to the documents. */
 const MAX_REMEMBERED = 100_000;
+
+/** What a package write records: the acting principal is the actor; `subjectId` is whom it concerns. */
+interface WriteEvent {
+  type: string;
+  version?: string | null;
+  subjectId?: number;
+  data: Record<string, unknown>;
+}
 
 export class PackageService {
   private readonly d: PackageServiceDeps;
@@ -131,7 +139,7 @@ export class PackageService {
 
   /** Runs a package write: lock, authorize, change, rebuild documents, record the event. */
   private async write<T>(principal: Principal, eco: Ecosystem, name: string, action: PackageAction,
-    change: (tx: MetadataOps, pkg: PackageRecord, owners: UserRecord[], now: number) => Promise<{ result: T; event?: { type: string; version?: string | null; data: Record<string, unknown> } }>): Promise<T> {
+    change: (tx: MetadataOps, pkg: PackageRecord, owners: UserRecord[], now: number) => Promise<{ result: T; event?: WriteEvent | WriteEvent[] }>): Promise<T> {
     return this.d.store.transaction(async (tx) => {
       const found = await tx.findPackage(eco.id, name);
       if (found) await tx.lockPackage(found.id);
@@ -146,8 +154,9 @@ export class PackageService {
         await tx.updatePackage(current.id, { rev: current.rev + 1, modifiedAt: now });
         await rebuildDocuments(tx, eco, { ...current, rev: current.rev + 1, modifiedAt: now }, now);
       }
-      if (event) {
-        await tx.insertEvent({ at: now, type: event.type, actorId: principal.kind === 'user' ? principal.userId : null, ecosystem: eco.id, packageName: name, version: event.version ?? null, data: event.data });
+      for (const e of event === undefined ? [] : Array.isArray(event) ? event : [event]) {
+        await tx.insertEvent({ at: now, type: e.type, actorId: principal.kind === 'user' ? principal.userId : null, subjectId: e.subjectId ?? null,
+          ecosystem: eco.id, packageName: name, version: e.version ?? null, data: e.data });
       }
       return result;
     });
@@ -248,9 +257,30 @@ export class PackageService {
       if (wanted.length === 0) throw invalid('LAST_OWNER', 'A package must keep at least one owner');
       const added = wanted.filter((u) => !owners.some((o) => o.id === u.id));
       const removed = owners.filter((o) => !wanted.some((u) => u.id === o.id));
+      // In an organization's scope, maintainers come from its members (their rights end with membership anyway).
+      const scope = eco.scopeOf(name);
+      const org = scope === null ? undefined : await tx.findOrg(scope);
+      if (org) {
+        for (const u of added) {
+          if ((await tx.findOrgRole(org.id, u.id)) === undefined) throw invalid('OWNER_NOT_IN_ORG', `${u.name} is not a member of @${org.name}; add them to the organization first (npm org set ${org.name} ${u.name})`);
+        }
+      }
       for (const u of added) await tx.addOwner(pkg.id, u.id, now);
       for (const u of removed) await tx.removeOwner(pkg.id, u.id);
-      return { result: undefined, event: added.length || removed.length ? { type: 'owners.changed', data: { added: added.map((u) => u.name), removed: removed.map((u) => u.name) } } : undefined };
+      // One event per person, so each sees it in their own audit history.
+      return { result: undefined, event: [
+        ...added.map((u) => ({ type: 'owner.added', subjectId: u.id, data: { user: u.name } })),
+        ...removed.map((u) => ({ type: 'owner.removed', subjectId: u.id, data: { user: u.name } })),
+      ] };
+    });
+  }
+
+  /** npm's per-package 2FA setting; changing it is people-and-policy management like access. */
+  async setMfaPolicy(principal: Principal, eco: Ecosystem, name: string, policy: PackageMfaPolicy): Promise<void> {
+    await this.write(principal, eco, name, 'package:owners', async (tx, pkg) => {
+      if (pkg.mfaPolicy === policy) return { result: undefined };
+      await tx.updatePackage(pkg.id, { mfaPolicy: policy });
+      return { result: undefined, event: { type: 'package.mfa-policy-changed', data: { mfaPolicy: policy, previous: pkg.mfaPolicy } } };
     });
   }
 

@@ -8,7 +8,7 @@ import type { Principal } from '../../security/authz/principal.ts';
 import type { AttestationRecord, MetadataStore } from '../../storage/metadata/store.ts';
 import type { ProvenanceSummary } from '../publish/provenance.ts';
 import type { Ecosystem } from './ecosystem.ts';
-import { requireAllowed, resourceFor } from './access.ts';
+import { packageResourceFor, requireAllowed } from './access.ts';
 
 export interface ProvenanceServiceDeps {
   store: MetadataStore;
@@ -40,7 +40,7 @@ export class ProvenanceService {
   async attestations(principal: Principal, eco: Ecosystem, name: string, version: string): Promise<VersionAttestations> {
     const pkg = await this.d.store.findPackage(eco.id, name);
     if (!pkg || pkg.deletedAt) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
-    requireAllowed(this.d.authorizer.check(principal, 'package:read', resourceFor(eco, name, pkg, await this.d.store.listOwners(pkg.id))), name);
+    requireAllowed(this.d.authorizer.check(principal, 'package:read', await packageResourceFor(this.d.store, eco, name, pkg, principal)), name);
     const release = await this.d.store.findRelease(pkg.id, version);
     if (!release || release.state !== 'published') throw notFound('VERSION_NOT_FOUND', `${name}@${version.slice(0, 64)} is not in this registry`);
     const rows = await this.d.store.listAttestations(release.id);
@@ -49,7 +49,7 @@ export class ProvenanceService {
 
   async settings(principal: Principal, eco: Ecosystem, name: string): Promise<ProvenanceSettings> {
     const pkg = await this.d.store.findPackage(eco.id, name);
-    requireAllowed(this.d.authorizer.check(principal, 'package:provenance', resourceFor(eco, name, pkg, pkg ? await this.d.store.listOwners(pkg.id) : [])), name);
+    requireAllowed(this.d.authorizer.check(principal, 'package:provenance', await packageResourceFor(this.d.store, eco, name, pkg, principal)), name);
     if (!pkg) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
     const until = pkg.provenanceChangeUntil;
     return { changeAllowedUntil: until !== null && until > this.d.clock() ? until : null };
@@ -65,7 +65,7 @@ export class ProvenanceService {
     await this.d.store.transaction(async (tx) => {
       const pkg = await tx.findPackage(eco.id, name);
       if (pkg) await tx.lockPackage(pkg.id);
-      requireAllowed(this.d.authorizer.check(principal, 'package:provenance', resourceFor(eco, name, pkg, pkg ? await tx.listOwners(pkg.id) : [])), name);
+      requireAllowed(this.d.authorizer.check(principal, 'package:provenance', await packageResourceFor(tx, eco, name, pkg, principal)), name);
       if (!pkg) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
       await tx.updatePackage(pkg.id, { provenanceChangeUntil: until });
       await tx.insertEvent({ at: now, type: until === null ? 'provenance.change-window-closed' : 'provenance.change-window-opened', actorId: principal.kind === 'user' ? principal.userId : null,

@@ -6,7 +6,7 @@ import type { Clock } from '../clock.ts';
 import { conflict, forbidden, invalid, notFound, unauthenticated } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Ecosystem } from '../packages/ecosystem.ts';
-import { requireAllowed, resourceFor } from '../packages/access.ts';
+import { packageResourceFor, requireAllowed } from '../packages/access.ts';
 import type { Authorizer } from '../../security/authz/authorize.ts';
 import { PUBLISHER_PERMISSIONS, type Principal, type PublisherGrant } from '../../security/authz/principal.ts';
 import { PolicyError, type Binding, type ProviderDefinition, type ProviderId } from '../../security/oidc/provider.ts';
@@ -236,8 +236,7 @@ export class TrustedPublishing {
   /** Authorizes managing the publishers of `name`; returns the package when it is live (else pending). */
   private async authorize(principal: Principal, eco: Ecosystem, name: string): Promise<PackageRecord | undefined> {
     const pkg = await this.d.store.findPackage(eco.id, name);
-    const owners = pkg ? await this.d.store.listOwners(pkg.id) : [];
-    requireAllowed(this.d.authorizer.check(principal, 'package:publishers', resourceFor(eco, name, pkg, owners)), name);
+    requireAllowed(this.d.authorizer.check(principal, 'package:publishers', await packageResourceFor(this.d.store, eco, name, pkg, principal)), name);
     return pkg && pkg.deletedAt === null ? pkg : undefined;
   }
 

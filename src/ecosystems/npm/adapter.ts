@@ -105,6 +105,7 @@ async function registryRoute(d: NpmDeps, ctx: RequestContext, method: string, pa
   if (path === '/-/npm/v1/user' && method === 'GET') return (await accounts.profile(d, ctx), true);
   if (path === '/-/npm/v1/user' && method === 'POST') return (await accounts.updateProfile(d, ctx), true);
   if (path === '/-/npm/v1/user/audit' && method === 'GET') return (await audit.userAudit(d, ctx), true);
+  if ((m = /^\/-\/npm\/v1\/org\/([^/]+)\/audit$/.exec(path)) && method === 'GET') return (await audit.orgAudit(d, ctx, m[1] as string), true);
   if ((m = /^\/-\/v1\/otp\/done\/([^/]+)$/.exec(path)) && method === 'GET') return (await accounts.pollWebOtp(d, ctx, m[1] as string), true);
   if (path === '/-/npm/v1/tokens') {
     if (method === 'GET') return (await accounts.listTokens(d, ctx), true);

@@ -33,6 +33,11 @@ export interface PackageResource {
   trustedPublishingOnly?: boolean;
   /** Marked critical: writes need phishing-resistant MFA (a passkey), never a bypass token. */
   critical?: boolean;
+  /**
+   * The package's own 2FA setting (npm's `access set mfa=`): 'publish' asks every person's write
+   * for a second factor and no token bypasses it; 'automation' asks too, but bypass tokens may.
+   */
+  mfaPolicy?: 'none' | 'publish' | 'automation';
   /** Present when the scope is an organization: the principal's standing in it (docs/organizations.md). */
   org?: OrgStanding;
 }
@@ -57,6 +62,8 @@ export const ORG_ACTIONS = [
   'org:members',
   /** Create and delete teams, change their members and their package grants. */
   'org:teams',
+  /** Read the org's audit log (owners and admins). */
+  'org:audit',
 ] as const;
 export type OrgAction = (typeof ORG_ACTIONS)[number];
 
@@ -100,22 +107,29 @@ const NO_MFA: MfaState = { emailVerified: false, enrolled: false, mode: null, pr
  * After the role rules allowed a person's write: is the credential strong enough? Checked last so
  * that nobody is asked for a second factor for something they could not do anyway.
  */
-export function secondFactorDecision(p: UserPrincipal, r: Pick<PackageResource, 'name' | 'critical'>, rules: AccountRules, allowed: Decision): Decision {
+export function secondFactorDecision(p: UserPrincipal, r: Pick<PackageResource, 'name' | 'critical' | 'mfaPolicy'>, rules: AccountRules, allowed: Decision): Decision {
   const mfa = p.mfa ?? NO_MFA;
   if (rules.requireVerifiedEmail && !mfa.emailVerified) {
     return deny('email-unverified', 'forbidden', 'Verify your email address before changing packages: follow the link in the verification mail (or request a new one in your account settings)');
   }
-  const needed = rules.requireMfaForMaintainers || mfa.mode === 'auth-and-writes' || r.critical === true;
+  const packagePolicy = r.mfaPolicy ?? 'none';
+  const needed = rules.requireMfaForMaintainers || mfa.mode === 'auth-and-writes' || r.critical === true || packagePolicy !== 'none';
   if (!needed) return allowed;
   if (!mfa.enrolled) {
-    return deny('mfa-enrollment-required', 'forbidden', 'This registry requires two-factor authentication for package writes: enable it with `npm profile enable-2fa auth-and-writes` or in your account settings');
+    const who = rules.requireMfaForMaintainers || mfa.mode === 'auth-and-writes' ? 'This registry requires' : `${r.name} requires`;
+    return deny('mfa-enrollment-required', 'forbidden', `${who} two-factor authentication for package writes: enable it with \`npm profile enable-2fa auth-and-writes\` or in your account settings`);
   }
   if (r.critical === true) {
     return mfa.presented === 'webauthn' ? allowed
       : deny('phishing-resistant-mfa-required', 'second-factor', `${r.name} is a critical package: confirm this change with a passkey or security key in the browser`);
   }
-  if (p.token?.bypass2fa === true) return allowed;
-  return mfa.presented === 'none' ? deny('otp-required', 'second-factor', 'This operation requires a one-time password from your authenticator app') : allowed;
+  if (mfa.presented !== 'none') return allowed;
+  if (p.token?.bypass2fa === true) {
+    return packagePolicy === 'publish'
+      ? deny('package-mfa-no-bypass', 'second-factor', `${r.name} requires a one-time password for every change, whatever the token`)
+      : allowed;
+  }
+  return deny('otp-required', 'second-factor', 'This operation requires a one-time password from your authenticator app');
 }
 
 function decide(p: Principal, action: PackageAction, r: PackageResource): Decision {
@@ -176,29 +190,35 @@ function decide(p: Principal, action: PackageAction, r: PackageResource): Decisi
         return allow(r.scope ? 'own-scope-pending' : 'new-name-pending');
       }
       if (r.state === 'deleted') return canWrite ? allow('former-owner-pending') : deny('name-reserved', 'forbidden', `The name ${r.name} was used before and is reserved for its former owners`);
-      if (hiddenFromCaller) return deny('no-such-package', 'hidden', `${r.name} is not found`);
-      return canWrite ? allow(isOwner ? 'owner' : 'org-write') : deny('owner-required', 'forbidden', `You are not an owner of ${r.name}`);
+      // A live package: the same writers as every other change.
+      return decideLiveWrite(action, r, isOwner, canWrite, hiddenFromCaller);
     case 'package:publish':
     case 'package:unpublish':
     case 'package:deprecate':
     case 'package:tag':
     case 'package:owners':
     case 'package:provenance':
-      if (r.state !== 'live' || hiddenFromCaller) return deny('no-such-package', 'hidden', `${r.name} is not found`);
-      if (action === 'package:owners' && org) {
-        // npm owner add/rm on an org package is people management: the org's owners and admins.
-        return org.role === 'owner' || org.role === 'admin'
-          ? allow('org-admin-owners') : deny('org-admin-required', 'forbidden', `Only owners and admins of @${r.scope ?? ''} manage the maintainers of ${r.name}`);
-      }
-      if (action === 'package:publish' && canWrite && r.trustedPublishingOnly) {
-        return deny('trusted-publishing-only', 'forbidden', `${r.name} accepts new versions only from its trusted publishers (CI); publish from the trusted workflow`);
-      }
-      if (canWrite) return allow(isOwner ? 'owner' : 'org-write');
-      if (org?.teamPermission === 'read-only') return deny('team-read-only', 'forbidden', `Your teams have read-only access to ${r.name}`);
-      if (org?.role === 'admin') return deny('org-admin-not-publisher', 'forbidden', `Org admins manage people; to change ${r.name} join a team with read-write access to it`);
-      return deny('owner-required', 'forbidden', `You are not an owner of ${r.name}`);
+      return decideLiveWrite(action, r, isOwner, canWrite, hiddenFromCaller);
   }
   return deny('default-deny', 'forbidden', 'Not allowed');
+}
+
+/** A change to a live package (or a refusal as if it did not exist when the caller may not read it). */
+function decideLiveWrite(action: PackageAction, r: PackageResource, isOwner: boolean, canWrite: boolean, hiddenFromCaller: boolean): Decision {
+  const org = r.org;
+  if (r.state !== 'live' || hiddenFromCaller) return deny('no-such-package', 'hidden', `${r.name} is not found`);
+  if (action === 'package:owners' && org) {
+    // npm owner add/rm on an org package is people management: the org's owners and admins.
+    return org.role === 'owner' || org.role === 'admin'
+      ? allow('org-admin-owners') : deny('org-admin-required', 'forbidden', `Only owners and admins of @${r.scope ?? ''} manage the maintainers of ${r.name}`);
+  }
+  if (action === 'package:publish' && canWrite && r.trustedPublishingOnly) {
+    return deny('trusted-publishing-only', 'forbidden', `${r.name} accepts new versions only from its trusted publishers (CI); publish from the trusted workflow`);
+  }
+  if (canWrite) return allow(isOwner ? 'owner' : 'org-write');
+  if (org?.teamPermission === 'read-only') return deny('team-read-only', 'forbidden', `Your teams have read-only access to ${r.name}`);
+  if (org?.role === 'admin') return deny('org-admin-not-publisher', 'forbidden', `Org admins manage people; to change ${r.name} join a team with read-write access to it`);
+  return deny('owner-required', 'forbidden', `You are not an owner of ${r.name}`);
 }
 
 /**
@@ -231,6 +251,9 @@ function decideOrg(p: Principal, action: OrgAction, r: OrgResource): Decision {
   const tokenOrg = tokenScope ? (tokenScope.orgs?.includes(r.name) === true ? tokenScope.orgsPermission ?? 'read-only' : 'no-access') : null;
   if (tokenOrg === 'no-access') return deny('token-scope', action === 'org:read' ? 'hidden' : 'forbidden', `This token's scope does not include @${r.name}`);
   if (action === 'org:read') return allow('org-member-reads');
+  if (action === 'org:audit') {
+    return r.role === 'owner' || r.role === 'admin' ? allow('org-admin-audit') : deny('org-admin-required', 'forbidden', `Only owners and admins of @${r.name} read its audit log`);
+  }
   if (p.token?.readonly || tokenOrg === 'read-only') return deny('read-only-token', 'forbidden', 'This token is read-only and cannot change organizations');
   if (action === 'org:members' && r.touchesOwner === true && r.role !== 'owner') {
     return deny('org-owner-required', 'forbidden', `Only owners of @${r.name} make or unmake owners`);
@@ -272,7 +295,7 @@ export class Authorizer {
   checkOrg(principal: Principal, action: OrgAction, resource: OrgResource): Decision {
     let d = decideOrg(principal, action, resource);
     // Org writes are account changes like package writes: the same second-factor rules apply.
-    if (d.allow && principal.kind === 'user' && action !== 'org:read') d = secondFactorDecision(principal, { name: `@${resource.name}` }, this.rules, d);
+    if (d.allow && principal.kind === 'user' && action !== 'org:read' && action !== 'org:audit') d = secondFactorDecision(principal, { name: `@${resource.name}` }, this.rules, d);
     return this.logged(principal, action, d, { org: resource.name });
   }
 

@@ -154,7 +154,11 @@ export interface PackageRecord {
   critical: boolean;
   /** Critical because of its downloads (set by the periodic ranking job, never by hand); same effect. */
   criticalAuto: boolean;
+  /** npm's per-package 2FA setting (`npm access set mfa=…`); see security/authz. */
+  mfaPolicy: PackageMfaPolicy;
 }
+
+export type PackageMfaPolicy = 'none' | 'publish' | 'automation';
 
 export type ReleaseState = 'published' | 'unpublished';
 
@@ -230,6 +234,13 @@ export interface EventRecord {
   packageName: string | null;
   version: string | null;
   data: Record<string, unknown>;
+  /** The user the event happened to, when that is not the actor (added as an owner, given a role…). */
+  subjectId: number | null;
+  /** The organization whose audit log shows it (set by the store from `org` or the package's scope). */
+  orgId: number | null;
+  /** Filled by the audit listings: the actor's and subject's names (null for the registry itself). */
+  actorName?: string | null;
+  subjectName?: string | null;
 }
 
 export interface SearchHit {
@@ -243,9 +254,13 @@ export interface SearchHit {
 export type NewUser = Pick<UserRecord, 'name' | 'email' | 'passwordHash' | 'isAdmin' | 'createdAt' | 'updatedAt'> & Partial<Pick<UserRecord, 'emailVerifiedAt'>>;
 export type NewRelease = Omit<ReleaseRecord, 'id' | 'signatures'>;
 /** New packages accept token publishes until a maintainer says otherwise. */
-export type NewPackage = Omit<PackageRecord, 'id' | 'trustedPublishingOnly' | 'provenanceChangeUntil' | 'critical' | 'criticalAuto'>;
+export type NewPackage = Omit<PackageRecord, 'id' | 'trustedPublishingOnly' | 'provenanceChangeUntil' | 'critical' | 'criticalAuto' | 'mfaPolicy'>;
 export type NewArtifact = Omit<ArtifactRecord, 'id'>;
-export type NewEvent = Omit<EventRecord, 'id'>;
+/**
+ * `org` names the organization whose log shows the event; when absent, an event on a package
+ * `@<org>/…` whose scope is an organization goes to that org's log.
+ */
+export type NewEvent = Omit<EventRecord, 'id' | 'subjectId' | 'orgId' | 'actorName' | 'subjectName'> & { subjectId?: number | null; org?: string | null };
 
 export interface TrustedPublisherRecord {
   id: number;
@@ -356,8 +371,10 @@ export interface MetadataOps {
   deleteExpiredOtpChallenges(now: number): Promise<void>;
   /** Records a device for a user; true when it was not known before. */
   recordDevice(userId: number, deviceHash: string, at: number): Promise<boolean>;
-  /** The account's own security history (events it is the actor of), newest first. */
+  /** The account's audit history: events it is the actor or the subject of, newest first, with names. */
   listUserEvents(userId: number, limit: number): Promise<EventRecord[]>;
+  /** An organization's audit log, newest first, with names. */
+  listOrgEvents(orgId: number, limit: number): Promise<EventRecord[]>;
   insertAttestation(a: Omit<AttestationRecord, 'id' | 'sourceStatus' | 'sourceCheckedAt'>): Promise<void>;
   listAttestations(releaseId: number): Promise<AttestationRecord[]>;
   /** Provenance whose source was checked least recently (never-checked first), not checked since `before`. */
@@ -471,6 +488,8 @@ export interface MetadataOps {
   removeOrgMember(orgId: number, userId: number): Promise<boolean>;
   findOrgRole(orgId: number, userId: number): Promise<OrgRole | undefined>;
   listOrgMembers(orgId: number): Promise<Array<{ userId: number; name: string; role: OrgRole }>>;
+  /** The organizations a user belongs to, with their role, by name. */
+  listUserOrgs(userId: number): Promise<Array<{ name: string; role: OrgRole }>>;
   /** Throws UniqueViolation when the org has a team of that name. */
   insertTeam(orgId: number, name: string, description: string, at: number): Promise<TeamRecord>;
   findTeam(orgId: number, name: string): Promise<TeamRecord | undefined>;

@@ -1,22 +1,40 @@
-// `GET /-/npm/v1/user/audit` (Attestry): the caller's own audit events as JSON — the same history
-// the web page /-/web/account/security shows (sign-ins, second factors, tokens, trusted
-// publishers, grants), newest first. Event data never holds secrets.
+// Audit logs as JSON (Attestry extensions), newest first; event data never holds secrets.
+// `GET /-/npm/v1/user/audit`: what the caller did and what was done to them (added as an owner,
+// given a role, a token revoked by a scanner) — the history /-/web/account/security shows.
+// `GET /-/npm/v1/org/<org>/audit`: an organization's log, for its owners and admins.
 import type { RequestContext } from '../../../http/context.ts';
+import { notFound } from '../../../core/errors.ts';
 import { sendJson } from '../../../http/respond.ts';
+import type { EventRecord } from '../../../storage/metadata/store.ts';
 import type { NpmDeps } from '../deps.ts';
 import { requireUser } from './accounts.ts';
 
 const MAX_EVENTS = 500;
 
+function limitOf(ctx: RequestContext): number {
+  return Math.min(Math.max(Number(ctx.query.get('limit') ?? 100) || 100, 1), MAX_EVENTS);
+}
+
+/** The wire form of an event: names, never internal ids of people. */
+export function auditJson(events: readonly EventRecord[]): { objects: unknown[]; total: number } {
+  return {
+    objects: events.map((e) => ({
+      id: e.id, at: new Date(e.at).toISOString(), type: e.type, actor: e.actorName ?? null, subject: e.subjectName ?? null,
+      package: e.packageName, version: e.version, data: e.data,
+    })),
+    total: events.length,
+  };
+}
+
 export async function userAudit(d: NpmDeps, ctx: RequestContext): Promise<void> {
   ctx.route = 'npm.user.audit';
   const p = requireUser(await ctx.principal());
-  const limit = Math.min(Math.max(Number(ctx.query.get('limit') ?? 100) || 100, 1), MAX_EVENTS);
-  const events = await d.accounts.userEvents(p.userId, limit);
-  sendJson(ctx.res, 200, {
-    objects: events.map((e) => ({
-      id: e.id, at: new Date(e.at).toISOString(), type: e.type, package: e.packageName, version: e.version, data: e.data,
-    })),
-    total: events.length,
-  });
+  sendJson(ctx.res, 200, auditJson(await d.accounts.userEvents(p.userId, limitOf(ctx))));
+}
+
+export async function orgAudit(d: NpmDeps, ctx: RequestContext, rawOrg: string): Promise<void> {
+  ctx.route = 'npm.org.audit';
+  const p = requireUser(await ctx.principal());
+  if (!d.orgs) throw notFound('NOT_FOUND', 'Organizations are not available on this registry');
+  sendJson(ctx.res, 200, auditJson(await d.orgs.auditEvents(p, decodeURIComponent(rawOrg).replace(/^@/, ''), limitOf(ctx))));
 }

@@ -4,6 +4,7 @@ import { invalid, notFound } from '../../../core/errors.ts';
 import { readJson } from '../../../http/body.ts';
 import { sendJson } from '../../../http/respond.ts';
 import type { NpmDeps } from '../deps.ts';
+import type { PackageMfaPolicy } from '../../../storage/metadata/store.ts';
 import { validateTag, validateVersion } from '../publish-body.ts';
 import { requireUser } from './accounts.ts';
 import { ANONYMOUS } from '../../../security/authz/principal.ts';
@@ -66,7 +67,8 @@ export function ping(ctx: RequestContext): void {
 export async function visibility(d: NpmDeps, ctx: RequestContext, name: string): Promise<void> {
   ctx.route = 'npm.visibility';
   const { pkg } = await d.packages.snapshot(await ctx.principal(), d.eco, name);
-  sendJson(ctx.res, 200, { public: pkg.access === 'public' });
+  // npm reads `public`; `mfa` (none | publish | automation) is what `npm access set mfa=` set.
+  sendJson(ctx.res, 200, { public: pkg.access === 'public', mfa: pkg.mfaPolicy });
 }
 
 export async function setAccess(d: NpmDeps, ctx: RequestContext, name: string): Promise<void> {
@@ -79,8 +81,23 @@ export async function setAccess(d: NpmDeps, ctx: RequestContext, name: string): 
     sendJson(ctx.res, 200, { ok: true });
     return;
   }
-  if ('publish_requires_tfa' in b) throw invalid('MFA_POLICY_UNSUPPORTED', 'Per-package 2FA policies arrive with account security; they are not available yet');
+  if ('publish_requires_tfa' in b) {
+    await d.packages.setMfaPolicy(await ctx.principal(), d.eco, name, mfaPolicyOf(b));
+    sendJson(ctx.res, 200, { ok: true });
+    return;
+  }
   throw invalid('BAD_ACCESS', 'access must be "public" or "restricted"');
+}
+
+/** libnpmaccess's body for `npm access set mfa=none|publish|automation`. */
+function mfaPolicyOf(b: Record<string, unknown>): PackageMfaPolicy {
+  const requires = b.publish_requires_tfa;
+  const overrides = b.automation_token_overrides_tfa ?? false;
+  if (typeof requires !== 'boolean' || typeof overrides !== 'boolean') {
+    throw invalid('BAD_MFA_POLICY', 'publish_requires_tfa and automation_token_overrides_tfa are booleans');
+  }
+  if (!requires) return 'none';
+  return overrides ? 'automation' : 'publish';
 }
 
 export async function collaborators(d: NpmDeps, ctx: RequestContext, name: string): Promise<void> {

@@ -366,6 +366,26 @@ CREATE TABLE team_packages (
 CREATE INDEX team_packages_package ON team_packages(ecosystem, package_name);
 `,
   },
+  {
+    version: 9,
+    name: 'audit subjects and package 2FA policy',
+    // An event's subject is the user it happened to (added as an owner, given a role, their token
+    // revoked by a scanner); its org is the organization whose audit log shows it (org and team
+    // changes, anything on a package in the org's scope). packages.mfa_policy is npm's per-package
+    // 2FA setting: 'none' | 'publish' (a second factor for every write, tokens never bypass) |
+    // 'automation' (a second factor, but bypass tokens may publish).
+    sql: `
+ALTER TABLE events ADD COLUMN subject_id {BIGINT};
+ALTER TABLE events ADD COLUMN org_id {BIGINT};
+CREATE INDEX events_subject ON events(subject_id, at);
+CREATE INDEX events_org ON events(org_id, at);
+UPDATE events SET org_id = (SELECT o.id FROM orgs o WHERE substr(events.package_name, 1, length(o.name) + 2) = '@' || o.name || '/')
+  WHERE package_name IS NOT NULL AND substr(package_name, 1, 1) = '@';
+UPDATE events SET org_id = (SELECT o.id FROM orgs o WHERE substr(events.data, 1, length(o.name) + 9) = '{"org":"' || o.name || '"')
+  WHERE org_id IS NULL AND (type LIKE 'org.%' OR type LIKE 'team.%');
+ALTER TABLE packages ADD COLUMN mfa_policy TEXT NOT NULL DEFAULT 'none';
+`,
+  },
 ];
 
 export function renderMigration(sql: string, dialect: SqlDatabase['dialect']): string {

@@ -2,7 +2,7 @@
 import type { SqlDatabase, SqlExecutor, SqlValue } from './driver.ts';
 import type {
   ArtifactRecord, DocumentRecord, DownloadCount, EmailTokenRecord, EventRecord, LoginSessionRecord, MetadataOps, MetadataStore, NewArtifact, NewEvent,
-  AttestationRecord, NewPackage, NewRelease, NewUser, OtpChallengeRecord, PackagePublisherRecord, PackageRecord, PackageRef, PublisherTokenRecord, ReleaseRecord,
+  AttestationRecord, NewPackage, NewRelease, NewUser, OtpChallengeRecord, PackageMfaPolicy, PackagePublisherRecord, PackageRecord, PackageRef, PublisherTokenRecord, ReleaseRecord,
   SearchHit, ServedArtifact, ThrottleRecord, TokenRecord, TrustedPublisherRecord, UserRecord, UserSecurityFields, WebAuthnCredentialRecord, WebSessionRecord,
   OrgRecord, OrgRole, TeamGrant, TeamPermission, TeamRecord,
 } from '../store.ts';
@@ -67,7 +67,13 @@ const toOtpChallenge = (r: Row): OtpChallengeRecord => ({
 const toEvent = (r: Row): EventRecord => ({
   id: num(r.id), at: num(r.at), type: String(r.type), actorId: numOrNull(r.actor_id), ecosystem: strOrNull(r.ecosystem),
   packageName: strOrNull(r.package_name), version: strOrNull(r.version), data: JSON.parse(String(r.data)) as Record<string, unknown>,
+  subjectId: numOrNull(r.subject_id ?? null), orgId: numOrNull(r.org_id ?? null),
+  ...('actor_name' in r ? { actorName: strOrNull(r.actor_name), subjectName: strOrNull(r.subject_name) } : {}),
 });
+
+const PACKAGE_MFA_POLICIES: readonly PackageMfaPolicy[] = ['none', 'publish', 'automation'];
+/** Events with the names of who acted and whom it concerned, for audit listings. */
+const NAMED_EVENTS = 'SELECT e.*, a.name AS actor_name, s.name AS subject_name FROM events e LEFT JOIN users a ON a.id = e.actor_id LEFT JOIN users s ON s.id = e.subject_id';
 
 const toToken = (r: Row): TokenRecord => ({
   id: String(r.id), userId: num(r.user_id), tokenHash: String(r.token_hash), displayPrefix: String(r.display_prefix),
@@ -90,6 +96,7 @@ const toPackage = (r: Row): PackageRecord => ({
   provenanceChangeUntil: numOrNull(r.provenance_change_until ?? null),
   critical: bool(r.critical),
   criticalAuto: bool(r.critical_auto),
+  mfaPolicy: oneOf(r.mfa_policy ?? 'none', PACKAGE_MFA_POLICIES, 'packages.mfa_policy'),
 });
 
 const toRelease = (r: Row): ReleaseRecord => ({
@@ -135,7 +142,7 @@ const toTeamGrant = (r: Row): TeamGrant => ({
 const PACKAGE_COLUMNS: Record<string, string> = {
   createdAt: 'created_at', modifiedAt: 'modified_at', rev: 'rev', access: 'access', description: 'description',
   keywords: 'keywords', latestVersion: 'latest_version', deletedAt: 'deleted_at', trustedPublishingOnly: 'trusted_publishing_only',
-  provenanceChangeUntil: 'provenance_change_until', critical: 'critical', criticalAuto: 'critical_auto',
+  provenanceChangeUntil: 'provenance_change_until', critical: 'critical', criticalAuto: 'critical_auto', mfaPolicy: 'mfa_policy',
 };
 const USER_COLUMNS: Record<keyof UserSecurityFields, string> = {
   email: 'email', passwordHash: 'password_hash', emailVerifiedAt: 'email_verified_at', tfaMode: 'tfa_mode', totpSecret: 'totp_secret',
@@ -344,7 +351,13 @@ class SqlOps implements MetadataOps {
     return false;
   }
   async listUserEvents(userId: number, limit: number): Promise<EventRecord[]> {
-    return (await this.x.all<Row>('SELECT * FROM events WHERE actor_id = ? ORDER BY at DESC, id DESC LIMIT ?', [userId, limit])).map(toEvent);
+    // A UNION rather than OR, so each half uses its own index.
+    return (await this.x.all<Row>(
+      `SELECT * FROM (${NAMED_EVENTS} WHERE e.actor_id = ? UNION ${NAMED_EVENTS} WHERE e.subject_id = ?) u ORDER BY at DESC, id DESC LIMIT ?`,
+      [userId, userId, limit])).map(toEvent);
+  }
+  async listOrgEvents(orgId: number, limit: number): Promise<EventRecord[]> {
+    return (await this.x.all<Row>(`${NAMED_EVENTS} WHERE e.org_id = ? ORDER BY e.at DESC, e.id DESC LIMIT ?`, [orgId, limit])).map(toEvent);
   }
 
   async findOrInsertTrustedPublisher(p: Omit<TrustedPublisherRecord, 'id' | 'binding'>): Promise<TrustedPublisherRecord> {
@@ -655,8 +668,12 @@ class SqlOps implements MetadataOps {
   }
 
   async insertEvent(e: NewEvent): Promise<void> {
-    await this.x.run('INSERT INTO events (at, type, actor_id, ecosystem, package_name, version, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      [e.at, e.type, e.actorId, e.ecosystem, e.packageName, e.version, JSON.stringify(e.data)]);
+    // The org whose log shows it: named, or the organization owning the package's `@scope/`.
+    const scope = e.packageName?.startsWith('@') ? e.packageName.slice(1, Math.max(1, e.packageName.indexOf('/'))) : null;
+    const org = e.org ?? scope;
+    await this.x.run(`INSERT INTO events (at, type, actor_id, ecosystem, package_name, version, data, subject_id, org_id)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT id FROM orgs WHERE name = ?))`,
+      [e.at, e.type, e.actorId, e.ecosystem, e.packageName, e.version, JSON.stringify(e.data), e.subjectId ?? null, org]);
   }
 
   async addDownloads(counts: ReadonlyArray<DownloadCount>): Promise<void> {
@@ -733,6 +750,10 @@ class SqlOps implements MetadataOps {
   async listOrgMembers(orgId: number): Promise<Array<{ userId: number; name: string; role: OrgRole }>> {
     const rows = await this.x.all<Row>('SELECT u.id, u.name, m.role FROM org_members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ? ORDER BY u.name', [orgId]);
     return rows.map((r) => ({ userId: num(r.id), name: String(r.name), role: oneOf(r.role, ORG_ROLES, 'org_members.role') }));
+  }
+  async listUserOrgs(userId: number): Promise<Array<{ name: string; role: OrgRole }>> {
+    const rows = await this.x.all<Row>('SELECT o.name, m.role FROM org_members m JOIN orgs o ON o.id = m.org_id WHERE m.user_id = ? ORDER BY o.name', [userId]);
+    return rows.map((r) => ({ name: String(r.name), role: oneOf(r.role, ORG_ROLES, 'org_members.role') }));
   }
   async insertTeam(orgId: number, name: string, description: string, at: number): Promise<TeamRecord> {
     const r = await this.x.get<Row>('INSERT INTO teams (org_id, name, description, created_at) VALUES (?, ?, ?, ?) RETURNING *', [orgId, name, description, at]);
