@@ -31,7 +31,7 @@ const SPEC: Record<PrincipalKind, Record<PackageAction, Cell>> = {
   admin: { ...ALL(HIDDEN), 'package:create': [403, 'AUTHZ_ORG_ADMIN_NOT_PUBLISHER'], 'package:owners': 'ok' },
   'team-rw': { ...ALL('ok'), 'package:owners': [403, 'AUTHZ_ORG_ADMIN_REQUIRED'] },
   'team-ro': { ...ALL([403, 'AUTHZ_TEAM_READ_ONLY']), 'package:read': 'ok', 'package:create': 'ok', 'package:owners': [403, 'AUTHZ_ORG_ADMIN_REQUIRED'] },
-  outsider: { ...ALL(HIDDEN), 'package:create': [403, 'AUTHZ_ORG_MEMBER_REQUIRED'] },
+  outsider: { ...ALL(HIDDEN), 'package:create': [403, 'AUTHZ_ORG_MEMBER_REQUIRED'], 'package:publishers': [403, 'AUTHZ_ORG_MEMBER_REQUIRED'] },
   // A revoked token stands in for an expired one: expiry cannot be reached over HTTP in a test run.
   // Expired and revoked tokens get the same answer (INVALID_TOKEN), so one stands for both.
   revoked: ALL([401, 'INVALID_TOKEN']),

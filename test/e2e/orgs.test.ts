@@ -215,12 +215,22 @@ describe('organizations with the npm CLI (sqlite)', { timeout: 300_000 }, () => 
     assert.equal((await request('GET', at('provenance'), token('bob'))).status, 200);
     assert.equal((await request('GET', at('trust'), token('bob'))).status, 200);
     await as('olive').ok(['org', 'rm', 'acme', 'bob'], project('olive', 'scratch', '1.0.0'));
-    for (const what of ['provenance', 'trust']) {
-      const r = await request('GET', at(what), token('bob'));
-      assert.deepEqual([r.status, r.body.code], [404, 'PACKAGE_NOT_FOUND'], what);
-    }
+    const provenance = await request('GET', at('provenance'), token('bob'));
+    assert.deepEqual([provenance.status, provenance.body.code], [404, 'PACKAGE_NOT_FOUND']);
+    const trust = await request('GET', at('trust'), token('bob'));
+    assert.deepEqual([trust.status, trust.body.code], [403, 'AUTHZ_ORG_MEMBER_REQUIRED']);
     const window = await request('PUT', at('provenance'), token('bob'), { changeAllowedUntil: new Date(Date.now() + 86_400_000).toISOString() });
     assert.equal(window.status, 404);
     assert.equal((await request('GET', at('provenance'), token('olive'))).status, 200);
+  });
+  it('an outsider cannot tell a private package from a missing one by any package route\'s answer', async () => {
+    const missing = '@acme/never-published';
+    for (const what of ['visibility', 'collaborators', 'dist-tags', 'provenance', 'trust']) {
+      const path = (n: string) => (what === 'dist-tags' ? `/-/package/${escapeName(n)}/dist-tags` : `/-/package/${escapeName(n)}/${what}`);
+      const hidden = await request('GET', `${registry.url}${path(widget)}`, token('carol'));
+      const absent = await request('GET', `${registry.url}${path(missing)}`, token('carol'));
+      assert.equal(hidden.status, absent.status, what);
+      assert.equal(JSON.stringify(hidden.body).replaceAll(widget, 'NAME'), JSON.stringify(absent.body).replaceAll(missing, 'NAME'), what);
+    }
   });
 });

@@ -307,7 +307,7 @@ export class OrgService {
     const name = typeof raw === 'string' ? raw : '';
     if (!name.startsWith(`@${org.name}/`) || name.length > 214) throw invalid('PACKAGE_NOT_IN_ORG', `Teams of ${org.name} can only be granted packages in the @${org.name} scope`);
     const pkg = await tx.findPackage(ecosystem, name);
-    if (!pkg || pkg.deletedAt) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
+    if (!pkg || pkg.deletedAt) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry (or you do not have access to it)`);
     return name;
   }
 

@@ -104,7 +104,7 @@ export class PackageService {
   /** A package the principal may read, or not found (restricted packages are indistinguishable from absent ones). */
   async snapshot(principal: Principal, eco: Ecosystem, name: string): Promise<PackageSnapshot> {
     const pkg = await this.d.store.findPackage(eco.id, name);
-    if (!pkg || pkg.deletedAt) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
+    if (!pkg || pkg.deletedAt) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry (or you do not have access to it)`);
     const owners = await this.d.store.listOwners(pkg.id);
     requireAllowed(this.d.authorizer.check(principal, 'package:read', resourceFor(eco, name, pkg, owners, await orgStandingFor(this.d.store, eco, name, principal))), name);
     return { pkg, owners };
@@ -119,7 +119,7 @@ export class PackageService {
     const pkg = await this.d.store.findPackage(eco.id, name);
     const owners = pkg ? await this.d.store.listOwners(pkg.id) : [];
     requireAllowed(this.d.authorizer.check(principal, action, resourceFor(eco, name, pkg, owners, await orgStandingFor(this.d.store, eco, name, principal))), name);
-    if (!pkg || pkg.deletedAt) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
+    if (!pkg || pkg.deletedAt) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry (or you do not have access to it)`);
   }
 
   async tags(principal: Principal, eco: Ecosystem, name: string): Promise<Map<string, string>> {
@@ -146,7 +146,7 @@ export class PackageService {
       const pkg = found && (await tx.findPackage(eco.id, name));
       const owners = pkg ? await tx.listOwners(pkg.id) : [];
       requireAllowed(this.d.authorizer.check(principal, action, resourceFor(eco, name, pkg, owners, await orgStandingFor(tx, eco, name, principal))), name);
-      if (!pkg) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
+      if (!pkg) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry (or you do not have access to it)`);
       const now = this.d.clock();
       const { result, event } = await change(tx, pkg, owners, now);
       const current = await tx.findPackage(eco.id, name);

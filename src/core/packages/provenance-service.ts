@@ -39,7 +39,7 @@ export class ProvenanceService {
   /** The attestations of a live version; not found when the version (or its package) is not served. */
   async attestations(principal: Principal, eco: Ecosystem, name: string, version: string): Promise<VersionAttestations> {
     const pkg = await this.d.store.findPackage(eco.id, name);
-    if (!pkg || pkg.deletedAt) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
+    if (!pkg || pkg.deletedAt) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry (or you do not have access to it)`);
     requireAllowed(this.d.authorizer.check(principal, 'package:read', await packageResourceFor(this.d.store, eco, name, pkg, principal)), name);
     const release = await this.d.store.findRelease(pkg.id, version);
     if (!release || release.state !== 'published') throw notFound('VERSION_NOT_FOUND', `${name}@${version.slice(0, 64)} is not in this registry`);
@@ -50,7 +50,7 @@ export class ProvenanceService {
   async settings(principal: Principal, eco: Ecosystem, name: string): Promise<ProvenanceSettings> {
     const pkg = await this.d.store.findPackage(eco.id, name);
     requireAllowed(this.d.authorizer.check(principal, 'package:provenance', await packageResourceFor(this.d.store, eco, name, pkg, principal)), name);
-    if (!pkg) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
+    if (!pkg) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry (or you do not have access to it)`);
     const until = pkg.provenanceChangeUntil;
     return { changeAllowedUntil: until !== null && until > this.d.clock() ? until : null };
   }
@@ -66,7 +66,7 @@ export class ProvenanceService {
       const pkg = await tx.findPackage(eco.id, name);
       if (pkg) await tx.lockPackage(pkg.id);
       requireAllowed(this.d.authorizer.check(principal, 'package:provenance', await packageResourceFor(tx, eco, name, pkg, principal)), name);
-      if (!pkg) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
+      if (!pkg) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry (or you do not have access to it)`);
       await tx.updatePackage(pkg.id, { provenanceChangeUntil: until });
       await tx.insertEvent({ at: now, type: until === null ? 'provenance.change-window-closed' : 'provenance.change-window-opened', actorId: principal.kind === 'user' ? principal.userId : null,
         ecosystem: eco.id, packageName: name, version: null, data: { until: until === null ? null : new Date(until).toISOString() } });

@@ -146,11 +146,11 @@ export class TrustedPublishing {
 
   async setTrustedPublishingOnly(principal: Principal, eco: Ecosystem, name: string, on: unknown): Promise<{ trustedPublishingOnly: boolean }> {
     if (typeof on !== 'boolean') throw invalid('TRUST_BAD_SETTINGS', 'trustedPublishingOnly must be true or false');
-    if (!(await this.authorize(principal, eco, name))) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry; publish it first`);
+    if (!(await this.authorize(principal, eco, name))) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry (or you do not have access to it); publish it first`);
     const now = this.d.clock();
     await this.d.store.transaction(async (tx) => {
       const pkg = await tx.findPackage(eco.id, name);
-      if (!pkg) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
+      if (!pkg) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry (or you do not have access to it)`);
       if (on && (await tx.listPackagePublishers(eco.id, name)).length === 0) {
         throw conflict('TRUST_NONE_CONFIGURED', `${name} trusts no publisher yet: add one first, or nobody could publish it`);
       }

@@ -183,6 +183,8 @@ function decide(p: Principal, action: PackageAction, r: PackageResource): Decisi
       }
       return allow(r.scope ? 'own-scope' : 'new-unscoped-name');
     case 'package:publishers':
+      // Outside an org nobody learns which of its names exist: the same refusal for every state.
+      if (org && org.role === null) return deny('org-member-required', 'forbidden', `The scope @${r.scope ?? ''} belongs to an organization you are not a member of`);
       // A name nobody has yet: whoever could create it may register the publisher that will.
       if (r.state === null) {
         if (org) return decideOrgCreate(r, org, isOwner, canWrite);

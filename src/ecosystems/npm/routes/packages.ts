@@ -123,7 +123,7 @@ export async function getVersion(d: NpmDeps, ctx: RequestContext, name: string, 
   ctx.route = 'npm.version';
   const principal = await ctx.principal();
   const found = await d.packages.document(d.eco, name, 'full');
-  if (!found || !(await d.packages.canRead(principal, d.eco, name, found.access, found.ownerIds))) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
+  if (!found || !(await d.packages.canRead(principal, d.eco, name, found.access, found.ownerIds))) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry (or you do not have access to it)`);
   const doc = JSON.parse(found.doc.body) as { 'dist-tags': Record<string, string>; versions: Record<string, unknown> };
   const version = doc['dist-tags'][spec] ?? spec;
   const v = doc.versions[version];
@@ -229,7 +229,7 @@ async function applyDocumentChange(d: NpmDeps, ctx: RequestContext, name: string
   const ownersOnly = Array.isArray(body.maintainers) && body.versions === undefined;
   await d.packages.mayChange(principal, d.eco, name, ownersOnly ? 'package:owners' : 'package:deprecate');
   const stored = await d.packages.document(d.eco, name, 'full');
-  if (!stored) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry`);
+  if (!stored) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry (or you do not have access to it)`);
   const current = JSON.parse(stored.doc.body) as { versions: Record<string, Json> };
 
   if (Array.isArray(body.maintainers) && body.versions === undefined) {
