@@ -239,9 +239,10 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
   // Secret-scanning revocation exists only when a reporter key is configured (docs/secret-scanning.md).
   const reporters = config.security.secretScanningReporters;
   const tokenRevocation = reporters.length === 0 ? undefined : { service: new TokenRevocation({ store, notifier, clock, log }), reporters: new ReporterKeys(reporters) };
+  const orgs = new OrgService({ store, authorizer, clock, log });
   handlers.push(
     opsHandler(metrics, async () => void (await store.countUsers()), VERSION),
-    webHandler({ accounts, secondFactors, emailVerification, webSessions, store, clock, publicUrl }),
+    webHandler({ accounts, secondFactors, emailVerification, webSessions, store, clock, publicUrl, orgs, packages, eco }),
     provenancePageHandler(eco, provenanceService),
     npmHandler({
       eco, accounts, packages, publisher, trust, blobs, log, publicUrl, keys,
@@ -252,7 +253,7 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
       maxJsonBytes: MAX_JSON_BYTES,
       downloads,
       tokenRevocation,
-      orgs: new OrgService({ store, authorizer, clock, log }),
+      orgs,
     }),
   );
   const stopTrim = startIdleMemoryTrim(() => server.activity(), log);

@@ -35,6 +35,7 @@ button{margin-top:1rem;padding:.6rem 1.2rem;font-size:1rem}section{margin:2rem 0
 .qr svg{width:14rem;height:14rem}table{border-collapse:collapse;width:100%}
 th,td{text-align:left;border-bottom:1px solid #ddd;padding:.3rem;vertical-align:top}
 ol.codes{font-family:ui-monospace,monospace;font-size:1.1rem}td:first-child{white-space:nowrap}
+input[type=checkbox]{width:auto;margin:0 .4rem 0 0;vertical-align:middle}
 `;
 
 export interface PageOptions {

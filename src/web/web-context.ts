@@ -10,6 +10,9 @@ import type { Clock } from '../core/clock.ts';
 import type { AccountService } from '../core/accounts/account-service.ts';
 import type { EmailVerification } from '../core/accounts/email-verification.ts';
 import type { SecondFactors } from '../core/accounts/second-factors.ts';
+import type { OrgService } from '../core/orgs/org-service.ts';
+import type { PackageService } from '../core/packages/package-service.ts';
+import type { Ecosystem } from '../core/packages/ecosystem.ts';
 import type { ResolvedSession, SessionData, WebSessions } from '../core/accounts/web-sessions.ts';
 import type { MetadataStore, UserRecord, WebAuthnCredentialRecord } from '../storage/metadata/store.ts';
 import type { UserPrincipal } from '../security/authz/principal.ts';
@@ -24,6 +27,11 @@ export interface WebDeps {
   store: MetadataStore;
   clock: Clock;
   publicUrl: string;
+  /** The organization and package-access pages (src/web/pages/orgs.ts, package-access.ts). */
+  orgs: OrgService;
+  packages: PackageService;
+  /** The ecosystem those pages show packages of (npm). */
+  eco: Ecosystem;
 }
 
 /** A password was right this long ago at most, or the second step starts over. */
@@ -32,7 +40,7 @@ export const PENDING_LOGIN_MS = 10 * 60_000;
 export const CHALLENGE_TTL_MS = 5 * 60_000;
 
 /** Where a login may return to: pages of this site a person asked for, nothing else (no open redirect). */
-const RETURN_TO = /^\/-\/web\/(?:account|account\/security|account\/totp|otp\/[A-Za-z0-9_-]{16,64})$/;
+const RETURN_TO = /^\/-\/web\/(?:account|account\/security|account\/totp|otp\/[A-Za-z0-9_-]{16,64}|orgs|org\/[A-Za-z0-9._~%-]{1,300}(?:\/audit|\/team\/[A-Za-z0-9._~%-]{1,300})?|package\/[A-Za-z0-9._~%@/-]{1,430}\/access)$/;
 /** The npm CLI's web login (set only by that page, never from a request: see login-page.ts). */
 export const CLI_LOGIN_PATH = /^\/-\/web\/login\/([A-Za-z0-9_-]{10,64})$/;
 
@@ -154,7 +162,7 @@ export class WebRequest {
     const user = this.user;
     if (!user) return '<header><strong>Attestry</strong> <a href="/-/web/login">Log in</a> <a href="/-/web/signup">Sign up</a></header>';
     return `<header><strong>Attestry</strong> <span>Signed in as <strong>${escapeHtml(user.name)}</strong></span>
-<a href="/-/web/account">Account</a> <a href="/-/web/account/security">Security history</a>
+<a href="/-/web/account">Account</a> <a href="/-/web/orgs">Organizations</a> <a href="/-/web/account/security">Security history</a>
 <form method="post" action="/-/web/logout">${this.csrfField()}<button type="submit" id="logout">Log out</button></form></header>`;
   }
 }

@@ -17,8 +17,13 @@ import { showForgotPassword, showResetPassword, showVerifyEmail, submitForgotPas
 import { changeEmail, changePassword, resendVerification, showAccount } from './pages/account.ts';
 import { confirmTotp, disableTotp, regenerateRecoveryCodes, removePasskey, showTotpEnrolment, startTotp } from './pages/two-factor.ts';
 import { showSecurityHistory } from './pages/security-history.ts';
+import { revokeToken, showNewToken, submitNewToken } from './pages/tokens.ts';
 import { showWebOtp, submitWebOtp } from './pages/web-otp.ts';
 import * as passkeys from './pages/passkeys-api.ts';
+import { createOrg, createTeam, deleteTeam, removeMember, setMember, showOrg, showOrgs } from './pages/orgs.ts';
+import { addTeamMember, grantPackage, removeTeamMember, revokePackage, showTeam } from './pages/org-team.ts';
+import { showOrgAudit } from './pages/org-audit.ts';
+import { setPackageAccess, setPackageMfa, showPackageAccess } from './pages/package-access.ts';
 
 export type { WebDeps } from './web-context.ts';
 
@@ -49,6 +54,10 @@ const api = (pattern: RegExp, name: string, access: Route['access'], run: Route[
   ({ method: 'POST', pattern, name, kind: 'json', access, run });
 
 const SECRET = '([A-Za-z0-9_-]{20,200})';
+/** One path segment (an org or team name, still percent-encoded); the core says whether it exists. */
+const SEG = '[^/]{1,300}';
+/** A package name, scoped or not, its slash escaped or not. */
+const PKG = '((?:@|%40)[^/]{1,214}(?:/|%2F|%2f)[^/]{1,214}|[^/@%][^/]{0,213})';
 const ROUTES: Route[] = [
   page('GET', /^\/-\/web\/signup$/, 'signup', 'public', showSignup),
   page('POST', /^\/-\/web\/signup$/, 'signup', 'public', submitSignup),
@@ -76,8 +85,28 @@ const ROUTES: Route[] = [
   page('POST', /^\/-\/web\/account\/recovery-codes$/, 'account.recovery-codes', 'user', regenerateRecoveryCodes),
   page('POST', /^\/-\/web\/account\/passkeys\/remove$/, 'account.passkey-remove', 'user', removePasskey),
   page('GET', /^\/-\/web\/account\/security$/, 'account.security', 'user', showSecurityHistory),
+  page('GET', /^\/-\/web\/account\/tokens\/new$/, 'account.token-new', 'user', showNewToken),
+  page('POST', /^\/-\/web\/account\/tokens\/new$/, 'account.token-new', 'user', submitNewToken),
+  page('POST', /^\/-\/web\/account\/tokens\/revoke$/, 'account.token-revoke', 'user', revokeToken),
   page('GET', /^\/-\/web\/otp\/([A-Za-z0-9_-]{16,64})$/, 'otp', 'user', showWebOtp),
   page('POST', /^\/-\/web\/otp\/([A-Za-z0-9_-]{16,64})$/, 'otp', 'user', submitWebOtp),
+  page('GET', /^\/-\/web\/orgs$/, 'orgs', 'user', showOrgs),
+  page('POST', /^\/-\/web\/orgs$/, 'orgs.create', 'user', createOrg),
+  page('GET', new RegExp(`^/-/web/org/(${SEG})$`), 'org', 'user', showOrg),
+  page('POST', new RegExp(`^/-/web/org/(${SEG})/members$`), 'org.member-set', 'user', setMember),
+  page('POST', new RegExp(`^/-/web/org/(${SEG})/members/remove$`), 'org.member-remove', 'user', removeMember),
+  page('POST', new RegExp(`^/-/web/org/(${SEG})/teams$`), 'org.team-create', 'user', createTeam),
+  page('POST', new RegExp(`^/-/web/org/(${SEG})/teams/delete$`), 'org.team-delete', 'user', deleteTeam),
+  page('GET', new RegExp(`^/-/web/org/(${SEG})/audit$`), 'org.audit', 'user', showOrgAudit),
+  // The team routes capture `<org>/team/<team>` as one parameter (org-team.ts splits it).
+  page('GET', new RegExp(`^/-/web/org/(${SEG}/team/${SEG})$`), 'team', 'user', showTeam),
+  page('POST', new RegExp(`^/-/web/org/(${SEG}/team/${SEG})/members$`), 'team.member-add', 'user', addTeamMember),
+  page('POST', new RegExp(`^/-/web/org/(${SEG}/team/${SEG})/members/remove$`), 'team.member-remove', 'user', removeTeamMember),
+  page('POST', new RegExp(`^/-/web/org/(${SEG}/team/${SEG})/grants$`), 'team.grant', 'user', grantPackage),
+  page('POST', new RegExp(`^/-/web/org/(${SEG}/team/${SEG})/grants/revoke$`), 'team.revoke', 'user', revokePackage),
+  page('GET', new RegExp(`^/-/web/package/${PKG}/access$`), 'package.access', 'user', showPackageAccess),
+  page('POST', new RegExp(`^/-/web/package/${PKG}/access$`), 'package.access-set', 'user', setPackageAccess),
+  page('POST', new RegExp(`^/-/web/package/${PKG}/mfa$`), 'package.mfa-set', 'user', setPackageMfa),
   api(/^\/-\/web\/passkeys\/register\/options$/, 'passkeys.register-options', 'user', passkeys.registerOptions),
   api(/^\/-\/web\/passkeys\/register\/verify$/, 'passkeys.register-verify', 'user', passkeys.registerVerify),
   api(/^\/-\/web\/passkeys\/login\/options$/, 'passkeys.login-options', 'public', passkeys.loginOptions),

@@ -1,13 +1,14 @@
 // The account settings page: the address and its verified state, email and password changes,
-// two-factor methods (authenticator app, passkeys, recovery codes), tokens (read-only) and the
-// limits that apply to sessions. Changes that would let someone keep or take the account (email,
-// password, removing a factor) ask for the password again.
+// two-factor methods (authenticator app, passkeys, recovery codes), tokens (listed and revoked
+// here, created in pages/tokens.ts) and the limits that apply to sessions. Changes that would let
+// someone keep or take the account (email, password, removing a factor) ask for the password again.
 import type { AttestryError } from '../../core/errors.ts';
 import { isAttestryError } from '../../core/errors.ts';
 import { validateEmail } from '../../core/accounts/names.ts';
 import type { TokenRecord, UserRecord } from '../../storage/metadata/store.ts';
 import { escapeHtml } from '../html.ts';
 import { alert, factorsOf, principalOf, retryAfter, statusOf, when, type Factors, type WebRequest } from '../web-context.ts';
+import { describeAccess } from './tokens.ts';
 
 const passwordField = (id: string, label = 'Your current password') =>
   `<label for="${id}">${label}</label><input id="${id}" name="password" type="password" autocomplete="current-password" required>`;
@@ -66,18 +67,23 @@ async function recoveryPart(req: WebRequest, user: UserRecord, factors: Factors)
 <p>New codes replace all the old ones.</p>`;
 }
 
-function tokenRow(t: TokenRecord): string {
-  return `<tr><td>${escapeHtml(t.name ?? '—')}</td><td>${t.kind === 'session' ? 'login session' : 'token'}</td><td><code>${escapeHtml(t.displayPrefix)}…</code></td>
-<td>${t.readonly ? 'read-only' : 'read and write'}${t.bypass2fa ? ', no second factor for writes' : ''}${t.cidrWhitelist ? `, from ${escapeHtml(t.cidrWhitelist.join(', '))}` : ''}</td>
-<td>${when(t.createdAt)}</td><td>${t.expiresAt === null ? 'never' : when(t.expiresAt)}</td><td>${when(t.lastUsedAt)}</td></tr>`;
+function tokenRow(req: WebRequest, t: TokenRecord): string {
+  const label = t.name ?? `${t.displayPrefix}…`;
+  const used = t.lastUsedAt === null ? 'never' : `${when(t.lastUsedAt)}${t.lastUsedIp ? ` from <span data-last-ip>${escapeHtml(t.lastUsedIp)}</span>` : ''}`;
+  return `<tr data-token="${escapeHtml(t.id)}"><td>${escapeHtml(t.name ?? '—')}</td><td>${t.kind === 'session' ? 'login session' : 'token'}</td><td><code>${escapeHtml(t.displayPrefix)}…</code></td>
+<td data-access>${describeAccess(t)}</td>
+<td>${when(t.createdAt)}</td><td>${t.expiresAt === null ? 'never' : when(t.expiresAt)}</td><td>${used}</td>
+<td><form method="post" action="/-/web/account/tokens/revoke">${req.csrfField()}<input type="hidden" name="id" value="${escapeHtml(t.id)}">
+<button type="submit" data-revoke aria-label="Revoke the token ${escapeHtml(label)}">Revoke</button></form></td></tr>`;
 }
 
 async function tokensSection(req: WebRequest, user: UserRecord): Promise<string> {
   const tokens = await req.deps.accounts.listTokens(principalOf(req.deps, user));
-  const table = tokens.length === 0 ? '<p>No tokens.</p>'
-    : `<table id="tokens"><thead><tr><th scope="col">Name</th><th scope="col">Kind</th><th scope="col">Token</th><th scope="col">Access</th><th scope="col">Created</th><th scope="col">Expires</th><th scope="col">Last used</th></tr></thead>
-<tbody>${tokens.map(tokenRow).join('')}</tbody></table>`;
-  return `<section aria-labelledby="tokens-h"><h2 id="tokens-h">Tokens</h2>${table}<p>Create and revoke tokens with <code>npm token</code>.</p></section>`;
+  const table = tokens.length === 0 ? '<p id="tokens-none">No tokens.</p>'
+    : `<table id="tokens"><thead><tr><th scope="col">Name</th><th scope="col">Kind</th><th scope="col">Token</th><th scope="col">Access</th><th scope="col">Created</th><th scope="col">Expires</th><th scope="col">Last used</th><th scope="col">Revoke</th></tr></thead>
+<tbody>${tokens.map((t) => tokenRow(req, t)).join('')}</tbody></table>`;
+  return `<section aria-labelledby="tokens-h"><h2 id="tokens-h">Tokens</h2>${table}
+<p><a href="/-/web/account/tokens/new" id="token-new-link">Create a token</a> (or use <code>npm token create</code>). Revoking a token stops it at once.</p></section>`;
 }
 
 /** The settings page, with a refusal on top when a change was refused. */
@@ -96,7 +102,8 @@ ${totpPart(req, user, factors)}${passkeyPart(req, factors)}${await recoveryPart(
 ${await tokensSection(req, user)}
 <section aria-labelledby="sessions-h"><h2 id="sessions-h">Sessions and history</h2>
 <p>This browser session ends after ${idleMinutes} minutes without activity.</p>
-<p><a href="/-/web/account/security" id="security-history-link">Security history</a>: every sign-in and change to this account.</p></section>`;
+<p><a href="/-/web/account/security" id="security-history-link">Security history</a>: every sign-in and change to this account.</p>
+<p><a href="/-/web/orgs" id="orgs-link">Organizations</a>: the ones you belong to, their members, teams and package access.</p></section>`;
   req.html(status, 'Your account', body, { script: req.deps.secondFactors.passkeysAvailable });
 }
 

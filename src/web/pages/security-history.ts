@@ -1,13 +1,22 @@
 // The account's security history: every sign-in and every change to how the account is
-// protected, newest first, from the audit events the account itself caused.
-import type { EventRecord } from '../../storage/metadata/store.ts';
+// protected, newest first — what the account did, and what others did to it (made it an owner of
+// a package, gave it a role in an organization or a team, revoked its token for a secret scanner),
+// from the audit events the account is the actor or the subject of, with who did it.
+import type { EventRecord, UserRecord } from '../../storage/metadata/store.ts';
 import { escapeHtml } from '../html.ts';
 import { when, type WebRequest } from '../web-context.ts';
+import { describeScope } from './tokens.ts';
+import { decodeTokenScope } from '../../security/tokens/token-scope.ts';
 
 /** Audit events are read in one window; publishing events are left out of what is shown. */
 const WINDOW = 500;
 const SHOWN = 200;
 const SECURITY_EVENT = /^(account|mfa|token|trusted-publisher)\./;
+/** Changes to who may act on packages and organizations; the rest of their logs is the org's page. */
+const ACCESS_EVENTS = new Set([
+  'owner.added', 'owner.removed', 'org.created', 'org.member-set', 'org.member-removed', 'team.member-added', 'team.member-removed', 'package.mfa-policy-changed',
+]);
+const shown = (e: EventRecord): boolean => SECURITY_EVENT.test(e.type) || ACCESS_EVENTS.has(e.type);
 
 const LABELS: Record<string, string> = {
   'account.created': 'Account created',
@@ -32,16 +41,42 @@ const LABELS: Record<string, string> = {
   'trusted-publisher.removed': 'Trusted publisher removed',
   'trusted-publisher.policy-changed': 'Trusted publisher policy changed',
   'trusted-publisher.bypassed': 'Published without the trusted publisher',
+  'owner.added': 'Package owner added',
+  'owner.removed': 'Package owner removed',
+  'org.created': 'Organization created',
+  'org.member-set': 'Organization role set',
+  'org.member-removed': 'Removed from an organization',
+  'team.member-added': 'Added to a team',
+  'team.member-removed': 'Removed from a team',
+  'package.mfa-policy-changed': 'Package two-factor policy changed',
 };
 
 /** Ids that mean nothing to a person are left out; everything else shown is escaped. */
 const HIDDEN_KEYS = new Set(['tokenId', 'credentialId']);
-const NAMES: Record<string, string> = { newDevice: 'new device', readonly: 'read-only', bypass2fa: 'no second factor for writes' };
+const NAMES: Record<string, string> = {
+  newDevice: 'new device', readonly: 'read-only', bypass2fa: 'no second factor for writes', previousRole: 'previous role',
+  mfaPolicy: 'two-factor policy', previous: 'before',
+};
+
+/** A token's scope as the event stored it; anything unreadable is left out rather than guessed. */
+function scopeOf(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null) return null;
+  try {
+    return describeScope(decodeTokenScope(JSON.stringify(value)));
+  } catch {
+    return null;
+  }
+}
 
 function details(e: EventRecord): string {
   const parts: string[] = [];
   if (e.packageName) parts.push(`package ${escapeHtml(e.packageName)}${e.version ? `@${escapeHtml(e.version)}` : ''}`);
   for (const [key, value] of Object.entries(e.data)) {
+    if (key === 'scope') {
+      const scope = scopeOf(value);
+      if (scope !== null) parts.push(`scope: ${scope}`);
+      continue;
+    }
     if (HIDDEN_KEYS.has(key) || value === null || value === undefined || typeof value === 'object') continue;
     const name = NAMES[key] ?? key;
     if (typeof value === 'boolean') {
@@ -53,13 +88,21 @@ function details(e: EventRecord): string {
   return parts.join('; ');
 }
 
+/** Who acted: the account itself, another person, or nobody (the registry: a scanner, a job). */
+function actor(e: EventRecord, user: UserRecord): string {
+  if (e.actorName === null || e.actorName === undefined) return 'the registry';
+  return e.actorName === user.name ? 'you' : escapeHtml(e.actorName);
+}
+
 export async function showSecurityHistory(req: WebRequest): Promise<void> {
   const user = req.user;
   if (!user) return req.redirectToLogin();
-  const events = (await req.deps.store.listUserEvents(user.id, WINDOW)).filter((e) => SECURITY_EVENT.test(e.type)).slice(0, SHOWN);
-  const rows = events.map((e) => `<tr data-event="${escapeHtml(e.type)}"><td>${when(e.at)}</td><td>${escapeHtml(LABELS[e.type] ?? e.type)}</td><td>${details(e)}</td></tr>`).join('\n');
-  req.html(200, 'Security history', `<p>Sign-ins and changes to how <strong>${escapeHtml(user.name)}</strong> is protected, newest first.
+  const events = (await req.deps.store.listUserEvents(user.id, WINDOW)).filter(shown).slice(0, SHOWN);
+  const rows = events.map((e) => `<tr data-event="${escapeHtml(e.type)}"><td>${when(e.at)}</td><td>${escapeHtml(LABELS[e.type] ?? e.type)}</td>
+<td data-by>${actor(e, user)}</td><td>${details(e)}</td></tr>`).join('\n');
+  req.html(200, 'Security history', `<p>Sign-ins and changes to how <strong>${escapeHtml(user.name)}</strong> is protected, and what others
+did to the account (package ownership, organization roles, teams), newest first.
 If something here was not you, <a href="/-/web/account">change your password</a> and review your second factors and tokens.</p>
-<table id="security-history"><thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col">Details</th></tr></thead>
+<table id="security-history"><thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col">By</th><th scope="col">Details</th></tr></thead>
 <tbody>${rows}</tbody></table>`);
 }
