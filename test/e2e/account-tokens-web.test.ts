@@ -15,6 +15,7 @@ import { storesUnderTest } from '../support/postgres.ts';
 import { publishBody, putPublish, request } from '../support/publish-body.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { WebClient, type WebAnswer } from '../support/web-client.ts';
+import { totpCode } from '../../src/security/mfa/totp.ts';
 
 const DAY = 86_400_000;
 const WIDGET = '@acme/widget';
@@ -234,6 +235,34 @@ for (const store of storesUnderTest()) {
       // Twice: nothing left to revoke.
       const again = await web.post('/-/web/account/tokens/revoke', { id: key });
       assert.deepEqual([again.status, again.code], [404, 'TOKEN_NOT_FOUND']);
+    });
+
+    it('an account with an authenticator app confirms a new token with a code (OTP_REQUIRED, then OTP_INVALID, then made)', async () => {
+      const tina = await createUser(registry.url, 'tina');
+      const start = await request('POST', `${registry.url}/-/npm/v1/user`, tina.token, { tfa: { password: tina.password, mode: 'auth-only' } });
+      const secret = new URL(String(start.body.tfa)).searchParams.get('secret') as string;
+      // Three codes from three credentials, each a newer step than the last, all within the ±1-step
+      // window: enrolment step-1, login step, the form step+1 (not too close to a step's end).
+      if (Date.now() % 30_000 > 25_000) await new Promise((r) => setTimeout(r, 30_500 - (Date.now() % 30_000)));
+      const step = Math.floor(Date.now() / 30_000);
+      assert.equal((await request('POST', `${registry.url}/-/npm/v1/user`, tina.token, { tfa: [totpCode(secret, (step - 1) * 30_000)] })).status, 200);
+      const browser = new WebClient(registry.url);
+      await browser.get('/-/web/login');
+      assert.equal((await browser.post('/-/web/login', { name: tina.name, password: tina.password })).location, '/-/web/second-factor');
+      await browser.get('/-/web/second-factor');
+      const login = await browser.post('/-/web/second-factor', { method: 'totp', code: totpCode(secret, step * 30_000) });
+      assert.equal(login.location, '/-/web/account', login.html);
+      assert.match((await browser.get('/-/web/account/tokens/new')).html, /id="token-otp"/);
+      const fields = { name: 'tina ci', packages: 'tina-pkg', permission: 'read-write', orgsPermission: 'read-only', password: tina.password };
+      const missing = await browser.post('/-/web/account/tokens/new', fields);
+      assert.equal(missing.status, 401);
+      assert.match(missing.html, /data-code="OTP_REQUIRED"/);
+      assert.equal(shownToken(missing), null);
+      const wrong = await browser.post('/-/web/account/tokens/new', { ...fields, otp: '12345' });
+      assert.match(wrong.html, /data-code="OTP_INVALID"/);
+      const made = await browser.post('/-/web/account/tokens/new', { ...fields, otp: totpCode(secret, (step + 1) * 30_000) });
+      assert.equal(made.status, 200, made.html);
+      assert.ok(shownToken(made));
     });
 
     it('the security history shows token events by "you" and an owner added by otto, without ids', async () => {

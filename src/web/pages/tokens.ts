@@ -2,12 +2,13 @@
 // `npm token create`: the scope is parsed first, then the password, then the verified address),
 // the page that shows the new token once, and revocation from the account page. The scope goes
 // through the npm body's own parser (parseTokenScope) so the two front doors cannot disagree.
-import { invalid, isAttestryError, type AttestryError } from '../../core/errors.ts';
+import { AttestryError, invalid, isAttestryError } from '../../core/errors.ts';
 import { MAX_TOKEN_NAME_LENGTH } from '../../core/accounts/account-service.ts';
 import type { TokenRecord } from '../../storage/metadata/store.ts';
 import { parseCidrList } from '../../security/tokens/cidr.ts';
 import { parseTokenScope, type TokenPermission, type TokenScope } from '../../security/tokens/token-scope.ts';
 import { escapeHtml } from '../html.ts';
+import { actingPrincipal, otpField } from './org-common.ts';
 import { alert, principalOf, retryAfter, statusOf, when, type WebRequest } from '../web-context.ts';
 
 /**
@@ -74,7 +75,7 @@ function tokenForm(req: WebRequest, refusal?: AttestryError): string {
 <label for="token-cidr">Only from these IPv4 networks (CIDR, separated by commas or spaces; empty: anywhere)</label><input id="token-cidr" name="cidr" value="${v('cidr')}" placeholder="192.0.2.0/24">
 <label><input type="checkbox" id="token-bypass2fa" name="bypass2fa"${checked('bypass2fa')}> No second factor for writes (bypass 2FA: for automation; anyone holding the token can then publish)</label>
 <label for="token-password">Your current password</label><input id="token-password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit" id="token-create">Create the token</button>
+${otpField(req, 'token-otp')}<button type="submit" id="token-create">Create the token</button>
 </form><p><a href="/-/web/account">Back to your account</a></p>`;
 }
 
@@ -121,8 +122,13 @@ export async function submitNewToken(req: WebRequest): Promise<void> {
     const days = expiresInDays(req.field('expires'));
     const authenticated = await req.deps.accounts.authenticate(user.name, req.field('password'), req.ip);
     req.deps.accounts.requireVerifiedEmail(authenticated);
-    // npm's route also asks for a one-time password here; a browser session of an account with a
-    // second factor exists only after that factor was proven at login (pages/login.ts).
+    // As npm's route: an account with an authenticator app confirms a new credential with a code
+    // (a stolen session cookie alone must not mint a token that outlives the session). A
+    // passkey-only account proved its passkey at login and has no code to type.
+    const acting = await actingPrincipal(req, authenticated);
+    if (authenticated.totpSecret !== null && acting.mfa?.presented === 'none') {
+      throw new AttestryError('unauthenticated', 'OTP_REQUIRED', 'Creating a token requires a one-time password from your authenticator app (or a recovery code)');
+    }
     const name = req.field('name').trim();
     const { token, record } = await req.deps.accounts.issueToken(authenticated, {
       kind: 'api', name: name === '' ? null : name, cidrWhitelist, expiresInDays: days, bypass2fa: req.field('bypass2fa') === 'on', scope,
