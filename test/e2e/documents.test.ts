@@ -175,7 +175,7 @@ for (const store of storesUnderTest()) {
       const search = (await (await fetch(`${registry.url}/-/v1/search?text=secret`)).json()) as { objects: unknown[] };
       assert.equal(search.objects.length, 0, 'not found by search either');
       const vis = await fetch(`${registry.url}/-/package/@alice%2fsecret/visibility`, { headers: { authorization: `Bearer ${alice.token}` } });
-      assert.deepEqual(await vis.json(), { public: false });
+      assert.deepEqual(await vis.json(), { public: false, mfa: 'none' });
     });
   });
 }
