@@ -2,7 +2,7 @@
 // them: maintainers, teams with their permission, public or restricted, and the 2FA policy; with
 // forms to change status and policy for those the core lets change them. A package the person
 // may not read answers with the same 404 as a missing one (PackageService.snapshot decides).
-import { invalid, isAttestryError, notFound, type AttestryError } from '../../core/errors.ts';
+import { invalid, isAttestryError, type AttestryError } from '../../core/errors.ts';
 import type { PackageSnapshot } from '../../core/packages/package-service.ts';
 import type { PackageMfaPolicy, UserRecord } from '../../storage/metadata/store.ts';
 import { escapeHtml } from '../html.ts';
@@ -33,19 +33,9 @@ async function managing(req: WebRequest, user: UserRecord, name: string): Promis
   }
 }
 
-/**
- * The package if this person may read it. The core words "absent" and "hidden" differently
- * (snapshot vs. the authorizer's refusal); this page answers both with one message, so the page
- * itself never tells a private package from a missing one.
- */
-async function readable(req: WebRequest, user: UserRecord, name: string): Promise<PackageSnapshot> {
-  try {
-    return await req.deps.packages.snapshot(principalOf(req.deps, user), req.deps.eco, name);
-  } catch (e) {
-    if (isAttestryError(e) && e.code === 'PACKAGE_NOT_FOUND') throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry (or you do not have access to it)`);
-    throw e;
-  }
-}
+/** The package if this person may read it; otherwise the same 404 as for a missing package. */
+const readable = (req: WebRequest, user: UserRecord, name: string): Promise<PackageSnapshot> =>
+  req.deps.packages.snapshot(principalOf(req.deps, user), req.deps.eco, name);
 
 async function renderAccess(req: WebRequest, name: string, status = 200, refusal?: AttestryError): Promise<void> {
   const user = req.user as UserRecord;
