@@ -15,6 +15,20 @@ import { NODE, ROOT } from '../support/paths.ts';
 import { integrityOf, packageTarball, publishBody, putPublish, tarballUrl } from '../support/publish-body.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { storesUnderTest } from '../support/postgres.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { openStorage } from '../../src/app.ts';
+
+/** The transparency log's size and the package's stored versions, read from the registry's own store. */
+async function logAndVersions(registry: TestRegistry, name: string): Promise<{ logSize: number; versions: number; indexed: number }> {
+  const { store } = await openStorage(loadConfig({ ...registry.env }));
+  try {
+    const pkg = await store.findPackage('npm', name);
+    const releases = pkg ? await store.listReleases(pkg.id) : [];
+    return { logSize: await store.logSize(), versions: releases.length, indexed: new Set(releases.map((r) => r.logIndex)).size };
+  } finally {
+    await store.close();
+  }
+}
 
 function runCheck(registry: TestRegistry): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -67,6 +81,7 @@ for (const store of storesUnderTest()) {
         const second = await first.restart({});
         cleanup.push(second);
         await assertAbsent(second.url, name, '1.0.0');
+        assert.deepEqual(await logAndVersions(second, name), { logSize: 0, versions: 0, indexed: 0 }, 'no log entry without its version');
         const check = await runCheck(second);
         assert.equal(check.code, 0, check.out);
         assert.match(check.out, /ok/);
@@ -74,6 +89,7 @@ for (const store of storesUnderTest()) {
         const retry = await putPublish(second.url, user.token, publishBody({ name, version: '1.0.0', tarball }));
         assert.equal(retry.status, 201, JSON.stringify(retry.body));
         await assertWhole(second.url, name, '1.0.0', integrityOf(tarball));
+        assert.deepEqual(await logAndVersions(second, name), { logSize: 1, versions: 1, indexed: 1 });
         await second.stop();
       });
     }
@@ -153,6 +169,9 @@ for (const store of storesUnderTest()) {
         assert.equal(v.dist.integrity, attempted.get(version), `${version} is whole even if its acknowledgement was lost`);
         await assertWhole(registry.url, 'stream-pkg', version, v.dist.integrity);
       }
+      // One log entry per stored version, each version with its own index (check above matched them up).
+      const stored = Object.keys(doc.versions).length;
+      assert.deepEqual(await logAndVersions(registry, 'stream-pkg'), { logSize: stored, versions: stored, indexed: stored });
       // Any version that was attempted but not stored can still be published.
       const lost = [...attempted.keys()].find((v) => !doc.versions[v]);
       if (lost) {

@@ -21,5 +21,9 @@ export async function checkStorage(store: MetadataStore, blobs: BlobStore): Prom
   }
   for (const r of await store.listReleasesWithoutArtifacts()) problems.push(`${r.ecosystem}:${r.name}@${r.version} is published but has no artifact`);
   for (const p of await store.listPackagesWithoutDocuments()) problems.push(`${p.ecosystem}:${p.name} has published versions but no served document`);
+  // Transparency log (issue 7): dense, and every release.published entry and its version point at each other.
+  const log = await store.logConsistency();
+  if (log.entries !== log.size || (log.maxIndex ?? -1) !== log.size - 1) problems.push(`the transparency log's size is ${log.size} but it has ${log.entries} entries up to index ${log.maxIndex ?? 'none'}`);
+  for (const m of log.mismatches) problems.push(`${m.ecosystem}:${m.name}@${m.version}: ${m.problem === 'entry-without-release' ? `log entry ${m.index} has no version pointing at it` : `its log index ${m.index} is not its release.published entry`}`);
   return { artifactsChecked: keys.length, problems };
 }

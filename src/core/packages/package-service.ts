@@ -12,6 +12,7 @@ import type { Ecosystem } from './ecosystem.ts';
 import { rebuildDocuments, releaseView } from './projection.ts';
 import { orgStandingFor, requireAllowed, resourceFor } from './access.ts';
 import { CommitCache } from './commit-cache.ts';
+import { appendToLog, entriesForPackageEvents } from '../transparency/log.ts';
 
 export interface PackageServiceDeps {
   store: MetadataStore;
@@ -154,10 +155,13 @@ export class PackageService {
         await tx.updatePackage(current.id, { rev: current.rev + 1, modifiedAt: now });
         await rebuildDocuments(tx, eco, { ...current, rev: current.rev + 1, modifiedAt: now }, now);
       }
-      for (const e of event === undefined ? [] : Array.isArray(event) ? event : [event]) {
+      const events = event === undefined ? [] : Array.isArray(event) ? event : [event];
+      for (const e of events) {
         await tx.insertEvent({ at: now, type: e.type, actorId: principal.kind === 'user' ? principal.userId : null, subjectId: e.subjectId ?? null,
           ecosystem: eco.id, packageName: name, version: e.version ?? null, data: e.data });
       }
+      // Transparency log, last (it takes the sequencer lock): unpublishes and owner changes.
+      for (const entry of entriesForPackageEvents(eco.id, name, now, events)) await appendToLog(tx, entry);
       return result;
     });
   }

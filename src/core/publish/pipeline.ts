@@ -18,6 +18,8 @@ import { grantNewOrgPackage } from '../orgs/org-service.ts';
 import type { KeySource } from '../../security/signing/registry-keys.ts';
 import { publishAttestation } from '../../security/signing/publish-attestation.ts';
 import { NPM_PUBLISH_PREDICATE } from '../../security/provenance/predicates.ts';
+import { appendToLog, bundleDigest, publisherRef } from '../transparency/log.ts';
+import { releasePublished } from '../transparency/entry.ts';
 import { bindSigner, checkContinuity, summarize, type ProvenanceSummary, type ProvenanceVerifier, type VerifiedUpload } from './provenance.ts';
 
 export interface PublishArtifactInput {
@@ -273,6 +275,14 @@ export class PublishPipeline {
       data: { artifacts: artifacts.map((a) => ({ filename: a.filename, integrity: a.integrity, size: a.data.length })), tags: input.tags,
         ...(provenance ? { provenance: { sourceRepository: provenance.summary.sourceRepository, commit: provenance.summary.commit, issuer: provenance.summary.issuer } } : {}) },
     });
+    // Transparency log: the entry commits with the version or not at all. Appended last because
+    // it takes the log's sequencer lock, which every publish in every process then waits on.
+    const logIndex = await appendToLog(tx, releasePublished({
+      ecosystem: eco.id, name: input.name, version: input.version, at: now,
+      artifacts: artifacts.map((a) => ({ filename: a.filename, sha512: a.sha512hex, sha1: a.sha1, size: a.data.length })),
+      provenance: provenance ? bundleDigest(provenance.bundle) : null, publisher: publisherRef(publishedVia(principal)),
+    }));
+    await tx.updateRelease(release.id, { logIndex });
     this.d.failpoint('publish.before-commit');
     return { status: 'created', name: input.name, version: input.version };
   }

@@ -180,6 +180,8 @@ export interface ReleaseRecord {
   fragmentAbbrev: string;
   /** The registry's signatures over the version (JSON `[{keyid, sig}]`); null until signed. */
   signatures: string | null;
+  /** Transparency-log index of the version's release.published entry; null for versions published before the log. */
+  logIndex?: number | null;
 }
 
 export type AttestationKind = 'provenance' | 'publish';
@@ -337,6 +339,30 @@ export interface TeamGrant {
   permission: TeamPermission;
 }
 
+/** A transparency-log entry to append: the canonical bytes plus the columns that index them. */
+export interface NewLogEntry {
+  at: number;
+  kind: string;
+  ecosystem: string | null;
+  packageName: string | null;
+  version: string | null;
+  /** The canonical encoded entry (src/core/transparency/entry.ts), hashed exactly as given. */
+  entry: Uint8Array;
+}
+
+export interface LogEntryRecord extends NewLogEntry {
+  index: number;
+  leafHash: Uint8Array;
+}
+
+export interface LogConsistency {
+  size: number;
+  entries: number;
+  /** Index of the highest entry row, or null when there are none (must be size − 1). */
+  maxIndex: number | null;
+  mismatches: Array<{ problem: 'entry-without-release' | 'release-without-entry'; index: number; ecosystem: string; name: string; version: string }>;
+}
+
 export interface MetadataOps {
   updateUser(id: number, fields: Partial<UserSecurityFields>): Promise<void>;
   findUserByEmail(email: string): Promise<UserRecord[]>;
@@ -427,7 +453,7 @@ export interface MetadataOps {
   listReleases(packageId: number): Promise<ReleaseRecord[]>;
   findRelease(packageId: number, version: string): Promise<ReleaseRecord | undefined>;
   insertRelease(release: NewRelease): Promise<ReleaseRecord>;
-  updateRelease(id: number, fields: Partial<Pick<ReleaseRecord, 'state' | 'unpublishedAt' | 'deprecated' | 'fragmentFull' | 'fragmentAbbrev' | 'signatures'>>): Promise<void>;
+  updateRelease(id: number, fields: Partial<Pick<ReleaseRecord, 'state' | 'unpublishedAt' | 'deprecated' | 'fragmentFull' | 'fragmentAbbrev' | 'signatures' | 'logIndex'>>): Promise<void>;
 
   insertArtifact(artifact: NewArtifact): Promise<ArtifactRecord>;
   listArtifacts(releaseId: number): Promise<ArtifactRecord[]>;
@@ -510,6 +536,24 @@ export interface MetadataOps {
   findTeamPermission(orgId: number, userId: number, ecosystem: string, packageName: string): Promise<TeamPermission | null>;
   /** Live packages whose names start with `prefix` (an npm scope's `@org/`). */
   listPackagesWithPrefix(ecosystem: string, prefix: string): Promise<string[]>;
+  /**
+   * Appends to the transparency log and returns the entry's index. Takes the log's sequencer lock
+   * (held to the end of the transaction), so call it last in a write transaction; the entry and
+   * its stored hashes commit or roll back with the rest of the transaction.
+   */
+  appendLogEntry(entry: NewLogEntry): Promise<number>;
+  /** Stored hashes by stored-hash index, in the order asked; refuses an index the log does not have. */
+  readLogHashes(ids: readonly number[]): Promise<Uint8Array[]>;
+  /** Number of entries in the log (committed ones, or this transaction's view). */
+  logSize(): Promise<number>;
+  /** Entries from index `from`, at most `count`, in index order. */
+  readLogEntries(from: number, count: number): Promise<LogEntryRecord[]>;
+  /**
+   * For `attestry check`: the log's size against its entry rows, and every disagreement between
+   * release.published entries and the releases that point at them (a version's log_index).
+   * Releases published before the log existed have no index and are not reported.
+   */
+  logConsistency(): Promise<LogConsistency>;
 }
 
 export interface MetadataStore extends MetadataOps {

@@ -386,6 +386,39 @@ UPDATE events SET org_id = (SELECT o.id FROM orgs o WHERE substr(events.data, 1,
 ALTER TABLE packages ADD COLUMN mfa_policy TEXT NOT NULL DEFAULT 'none';
 `,
   },
+  {
+    version: 10,
+    name: 'transparency log',
+    // The binary-transparency log (docs/transparency.md). tlog_entries.entry holds the canonical
+    // encoded entry exactly as hashed (src/core/transparency/entry.ts); the kind/ecosystem/name/
+    // version columns only index it. tlog_hashes keeps every complete-subtree hash by its
+    // stored-hash index (merkle.ts storedHashIndex). tlog_state's one row is the sequencer: every
+    // append locks it, so indexes are dense and totally ordered across server processes.
+    // releases.log_index is the index of the version's release.published entry.
+    sql: `
+CREATE TABLE tlog_entries (
+  idx {BIGINT} PRIMARY KEY,
+  at {BIGINT} NOT NULL,
+  kind TEXT NOT NULL,
+  ecosystem TEXT,
+  package_name TEXT,
+  version TEXT,
+  entry {BYTES} NOT NULL,
+  leaf_hash {BYTES} NOT NULL
+);
+CREATE INDEX tlog_entries_package ON tlog_entries(ecosystem, package_name, version);
+CREATE TABLE tlog_hashes (
+  id {BIGINT} PRIMARY KEY,
+  hash {BYTES} NOT NULL
+);
+CREATE TABLE tlog_state (
+  id INTEGER PRIMARY KEY,
+  size {BIGINT} NOT NULL
+);
+INSERT INTO tlog_state (id, size) VALUES (1, 0);
+ALTER TABLE releases ADD COLUMN log_index {BIGINT};
+`,
+  },
 ];
 
 export function renderMigration(sql: string, dialect: SqlDatabase['dialect']): string {

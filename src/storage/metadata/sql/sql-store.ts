@@ -4,9 +4,10 @@ import type {
   ArtifactRecord, DocumentRecord, DownloadCount, EmailTokenRecord, EventRecord, LoginSessionRecord, MetadataOps, MetadataStore, NewArtifact, NewEvent,
   AttestationRecord, NewPackage, NewRelease, NewUser, OtpChallengeRecord, PackageMfaPolicy, PackagePublisherRecord, PackageRecord, PackageRef, PublisherTokenRecord, ReleaseRecord,
   SearchHit, ServedArtifact, ThrottleRecord, TokenRecord, TrustedPublisherRecord, UserRecord, UserSecurityFields, WebAuthnCredentialRecord, WebSessionRecord,
-  OrgRecord, OrgRole, TeamGrant, TeamPermission, TeamRecord,
+  OrgRecord, OrgRole, TeamGrant, TeamPermission, TeamRecord, LogConsistency, LogEntryRecord, NewLogEntry,
 } from '../store.ts';
 import { decodeTokenScope } from '../../../security/tokens/token-scope.ts';
+import { leafHash, storedHashCount, storedHashesForRecord } from '../../../security/transparency/merkle.ts';
 
 type Row = Record<string, unknown>;
 
@@ -103,7 +104,18 @@ const toRelease = (r: Row): ReleaseRecord => ({
   id: num(r.id), packageId: num(r.package_id), version: String(r.version), state: r.state === 'unpublished' ? 'unpublished' : 'published',
   createdAt: num(r.created_at), unpublishedAt: numOrNull(r.unpublished_at), publisherId: numOrNull(r.publisher_id),
   metadata: String(r.metadata), deprecated: strOrNull(r.deprecated), fragmentFull: String(r.fragment_full), fragmentAbbrev: String(r.fragment_abbrev),
-  publishedVia: strOrNull(r.published_via), signatures: strOrNull(r.signatures ?? null),
+  publishedVia: strOrNull(r.published_via), signatures: strOrNull(r.signatures ?? null), logIndex: numOrNull(r.log_index ?? null),
+});
+
+/** A BLOB/BYTEA column: node:sqlite gives a Uint8Array, pg a Buffer. */
+function bytes(v: unknown, column: string): Buffer {
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  throw new Error(`metadata store: ${column} is not bytes`);
+}
+
+const toLogEntry = (r: Row): LogEntryRecord => ({
+  index: num(r.idx), at: num(r.at), kind: String(r.kind), ecosystem: strOrNull(r.ecosystem), packageName: strOrNull(r.package_name),
+  version: strOrNull(r.version), entry: bytes(r.entry, 'tlog_entries.entry'), leafHash: bytes(r.leaf_hash, 'tlog_entries.leaf_hash'),
 });
 
 const toAttestation = (r: Row): AttestationRecord => ({
@@ -158,6 +170,7 @@ const OTP_CHALLENGE_COLUMNS: Record<'approvedAt' | 'method' | 'otpHash' | 'expir
 };
 const RELEASE_COLUMNS: Record<string, string> = {
   state: 'state', unpublishedAt: 'unpublished_at', deprecated: 'deprecated', fragmentFull: 'fragment_full', fragmentAbbrev: 'fragment_abbrev', signatures: 'signatures',
+  logIndex: 'log_index',
 };
 
 /** Rows per multi-row statement: far below either engine's bound-parameter limit. */
@@ -818,6 +831,76 @@ class SqlOps implements MetadataOps {
       [ecosystem, prefix.length, prefix],
     )).map((r) => String(r.name));
   }
+
+  // ---- transparency log (docs/transparency.md) ----
+
+  async appendLogEntry(e: NewLogEntry): Promise<number> {
+    // The sequencer: PostgreSQL locks the one state row until commit (READ COMMITTED re-reads it
+    // after the wait, so a second writer sees the first one's size); SQLite's BEGIN IMMEDIATE
+    // already serialises every writer.
+    const state = await this.x.get<Row>(`SELECT size FROM tlog_state WHERE id = 1${this.dialect === 'postgres' ? ' FOR UPDATE' : ''}`);
+    if (!state) throw new Error('metadata store: tlog_state has no row');
+    const index = num(state.size);
+    const leaf = leafHash(e.entry);
+    // Read inside this transaction: the siblings are the hashes this lock holder's view committed.
+    const hashes = await storedHashesForRecord(index, leaf, { readHashes: (ids) => this.readLogHashes(ids) });
+    await this.x.run(
+      'INSERT INTO tlog_entries (idx, at, kind, ecosystem, package_name, version, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      [index, e.at, e.kind, e.ecosystem, e.packageName, e.version, Buffer.from(e.entry), leaf],
+    );
+    const first = storedHashCount(index);
+    await this.x.run(
+      `INSERT INTO tlog_hashes (id, hash) VALUES ${hashes.map(() => '(?, ?)').join(', ')}`,
+      hashes.flatMap((h, i) => [first + i, Buffer.from(h)]),
+    );
+    // Guarded so a sequencer bug (two writers with one size) fails loudly instead of forking the log.
+    const moved = await this.x.run('UPDATE tlog_state SET size = ? WHERE id = 1 AND size = ?', [index + 1, index]);
+    if (moved.changes !== 1) throw new Error('metadata store: the transparency log moved under its lock');
+    return index;
+  }
+  async readLogHashes(ids: readonly number[]): Promise<Uint8Array[]> {
+    const found = new Map<number, Buffer>();
+    for (const part of chunks([...new Set(ids)], BATCH_ROWS)) {
+      const rows = await this.x.all<Row>(`SELECT id, hash FROM tlog_hashes WHERE id IN (${part.map(() => '?').join(', ')})`, part);
+      for (const r of rows) found.set(num(r.id), bytes(r.hash, 'tlog_hashes.hash'));
+    }
+    return ids.map((id) => {
+      const h = found.get(id);
+      if (!h) throw new Error(`metadata store: no stored log hash ${id}`);
+      return h;
+    });
+  }
+  async logSize(): Promise<number> {
+    const r = await this.x.get<Row>('SELECT size FROM tlog_state WHERE id = 1');
+    return r ? num(r.size) : 0;
+  }
+  async readLogEntries(from: number, count: number): Promise<LogEntryRecord[]> {
+    return (await this.x.all<Row>('SELECT * FROM tlog_entries WHERE idx >= ? AND idx < ? ORDER BY idx', [from, from + count])).map(toLogEntry);
+  }
+  async logConsistency(): Promise<LogConsistency> {
+    const counts = await this.x.get<Row>('SELECT COUNT(*) AS n, MAX(idx) AS max_idx FROM tlog_entries');
+    const orphanEntries = await this.x.all<Row>(
+      `SELECT e.idx, e.ecosystem, e.package_name, e.version FROM tlog_entries e
+       LEFT JOIN packages p ON p.ecosystem = e.ecosystem AND p.name = e.package_name
+       LEFT JOIN releases r ON r.package_id = p.id AND r.version = e.version
+       WHERE e.kind = 'release.published' AND (r.id IS NULL OR r.log_index IS NULL OR r.log_index <> e.idx)
+       ORDER BY e.idx LIMIT 100`,
+    );
+    const orphanReleases = await this.x.all<Row>(
+      `SELECT r.log_index, p.ecosystem, p.name, r.version FROM releases r
+       JOIN packages p ON p.id = r.package_id
+       LEFT JOIN tlog_entries e ON e.idx = r.log_index
+       WHERE r.log_index IS NOT NULL AND (e.idx IS NULL OR e.kind <> 'release.published' OR e.ecosystem <> p.ecosystem OR e.package_name <> p.name OR e.version <> r.version)
+       ORDER BY r.log_index LIMIT 100`,
+    );
+    return {
+      size: await this.logSize(), entries: num(counts?.n ?? 0), maxIndex: numOrNull(counts?.max_idx ?? null),
+      mismatches: [
+        ...orphanEntries.map((r) => ({ problem: 'entry-without-release' as const, index: num(r.idx), ecosystem: String(r.ecosystem), name: String(r.package_name), version: String(r.version) })),
+        ...orphanReleases.map((r) => ({ problem: 'release-without-entry' as const, index: num(r.log_index), ecosystem: String(r.ecosystem), name: String(r.name), version: String(r.version) })),
+      ],
+    };
+  }
 }
 
 export class SqlMetadataStore extends SqlOps implements MetadataStore {
@@ -837,6 +920,11 @@ export class SqlMetadataStore extends SqlOps implements MetadataStore {
   /** Outside a caller's transaction the delete and the insert still commit together: never zero codes after a crash. */
   override replaceRecoveryCodes(userId: number, codeHashes: readonly string[], at: number): Promise<void> {
     return this.transaction((tx) => tx.replaceRecoveryCodes(userId, codeHashes, at));
+  }
+
+  /** Outside a caller's transaction the lock, the entry, its hashes and the new size still commit together. */
+  override appendLogEntry(entry: NewLogEntry): Promise<number> {
+    return this.transaction((tx) => tx.appendLogEntry(entry));
   }
 
   /** A flush commits whole or not at all: a failed one can be retried without counting twice. */
