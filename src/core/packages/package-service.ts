@@ -214,7 +214,7 @@ export class PackageService {
   async deprecate(principal: Principal, eco: Ecosystem, name: string, changes: ReadonlyMap<string, string | null>): Promise<number> {
     return this.write(principal, eco, name, 'package:deprecate', async (tx, pkg) => {
       const releases = new Map((await tx.listReleases(pkg.id)).filter((r) => r.state === 'published').map((r) => [r.version, r]));
-      let changed = 0;
+      const changed: Record<string, string | null> = {};
       for (const [version, message] of changes) {
         const r = releases.get(version);
         if (!r) throw notFound('VERSION_NOT_FOUND', `${name}@${version} is not published`);
@@ -223,9 +223,11 @@ export class PackageService {
         const updated = { ...r, deprecated: message };
         const fragments = eco.renderRelease(await releaseView(tx, pkg, updated));
         await tx.updateRelease(r.id, { deprecated: message, fragmentFull: fragments.full, fragmentAbbrev: fragments.abbrev });
-        changed++;
+        changed[version] = message;
       }
-      return { result: changed, event: changed ? { type: 'release.deprecated', data: { versions: Object.fromEntries(changes) } } : undefined };
+      const count = Object.keys(changed).length;
+      // Only what changed: the audit event and the transparency log name each changed version once.
+      return { result: count, event: count ? { type: 'release.deprecated', data: { versions: changed } } : undefined };
     });
   }
 

@@ -7,6 +7,8 @@ import { conflict, forbidden, invalid, notFound, unauthenticated } from '../erro
 import type { Logger } from '../logger.ts';
 import type { Ecosystem } from '../packages/ecosystem.ts';
 import { packageResourceFor, requireAllowed } from '../packages/access.ts';
+import { appendToLog } from '../transparency/log.ts';
+import { trustedPublisherChanged } from '../transparency/entry.ts';
 import type { Authorizer } from '../../security/authz/authorize.ts';
 import { PUBLISHER_PERMISSIONS, type Principal, type PublisherGrant } from '../../security/authz/principal.ts';
 import { PolicyError, type Binding, type ProviderDefinition, type ProviderId } from '../../security/oidc/provider.ts';
@@ -119,6 +121,8 @@ export class TrustedPublishing {
       await tx.insertPackagePublisher(link);
       await tx.insertEvent({ at: now, type: 'trusted-publisher.added', actorId: principal.userId, ecosystem: eco.id, packageName: name, version: null,
         data: { configId: link.id, provider: provider.id, issuer, claims, permissions, pending } });
+      // Who may publish the name changed: consumers and monitors see it in the transparency log.
+      await appendToLog(tx, trustedPublisherChanged('added', { ecosystem: eco.id, name, at: now, publisher: { provider: provider.id, ref: publisher.policy } }));
       this.d.log.info('trusted publisher added', { package: name, provider: provider.id, configId: link.id, user: principal.name, pending });
       return toView(link, publisher, pending);
     }).then(async (view) => {
@@ -131,8 +135,11 @@ export class TrustedPublishing {
     await this.authorize(principal, eco, name);
     const now = this.d.clock();
     await this.d.store.transaction(async (tx) => {
-      if (!(await tx.deletePackagePublisher(eco.id, name, id))) throw notFound('TRUST_NOT_FOUND', `${name} has no trust configuration ${id.slice(0, 64)}`);
+      const link = (await tx.listPackagePublishers(eco.id, name)).find((l) => l.id === id);
+      const publisher = link && (await tx.findTrustedPublisher(link.publisherId));
+      if (!link || !publisher || !(await tx.deletePackagePublisher(eco.id, name, id))) throw notFound('TRUST_NOT_FOUND', `${name} has no trust configuration ${id.slice(0, 64)}`);
       await tx.insertEvent({ at: now, type: 'trusted-publisher.removed', actorId: principal.kind === 'user' ? principal.userId : null, ecosystem: eco.id, packageName: name, version: null, data: { configId: id } });
+      await appendToLog(tx, trustedPublisherChanged('removed', { ecosystem: eco.id, name, at: now, publisher: { provider: publisher.provider, ref: publisher.policy } }));
     });
     this.d.log.info('trusted publisher removed', { package: name, configId: id });
     if (principal.kind === 'user') await this.d.notify?.(principal.userId, { kind: 'trusted-publisher-removed', packageName: name });

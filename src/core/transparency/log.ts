@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { MetadataOps } from '../../storage/metadata/store.ts';
 import type { PublishedVia } from '../publish/pipeline.ts';
-import { encodeEntry, ownersChanged, releaseUnpublished, type LogEntry, type PublisherRef } from './entry.ts';
+import { encodeEntry, ownersChanged, releaseDeprecated, releaseUnpublished, type LogEntry, type PublisherRef } from './entry.ts';
 
 /** Encodes and appends; returns the log index. Call last in the transaction (it takes the sequencer lock). */
 export function appendToLog(tx: MetadataOps, entry: LogEntry): Promise<number> {
@@ -31,8 +31,8 @@ interface PackageEvent {
 }
 
 /**
- * The log entries for the consumer-visible events of one package write (unpublishing, owner
- * changes); other events (tags, access, deprecation for now) are not logged.
+ * The log entries for the consumer-visible events of one package write (unpublishing, deprecation,
+ * owner changes); tags and access settings are not logged.
  */
 export function entriesForPackageEvents(ecosystem: string, name: string, at: number, events: readonly PackageEvent[]): LogEntry[] {
   const out: LogEntry[] = [];
@@ -40,6 +40,11 @@ export function entriesForPackageEvents(ecosystem: string, name: string, at: num
     if (e.type === 'release.unpublished' && e.version) out.push(releaseUnpublished({ ecosystem, name, at, version: e.version }));
     if (e.type === 'package.unpublished' && Array.isArray(e.data.versions)) {
       for (const version of e.data.versions) if (typeof version === 'string') out.push(releaseUnpublished({ ecosystem, name, at, version }));
+    }
+    if (e.type === 'release.deprecated' && typeof e.data.versions === 'object' && e.data.versions !== null) {
+      for (const [version, message] of Object.entries(e.data.versions as Record<string, unknown>)) {
+        if (typeof message === 'string' || message === null) out.push(releaseDeprecated({ ecosystem, name, at, version, message }));
+      }
     }
     if ((e.type === 'owner.added' || e.type === 'owner.removed') && typeof e.data.user === 'string') {
       out.push(ownersChanged({ ecosystem, name, at, change: e.type, owner: e.data.user }));
