@@ -58,6 +58,10 @@ import { npmHandler } from './ecosystems/npm/adapter.ts';
 import { OrgService } from './core/orgs/org-service.ts';
 import { webHandler } from './web/web-handler.ts';
 import { provenancePageHandler } from './web/provenance-page.ts';
+import { logKeyFileFor, logOrigin, openLogKey } from './core/transparency/log-key.ts';
+import { startCheckpoints } from './core/transparency/checkpoints.ts';
+import { LogService } from './core/transparency/log-service.ts';
+import { tlogHandler } from './http/tlog-routes.ts';
 import { VERSION } from './version.ts';
 
 /** Memory for served documents and small tarballs, per process. */
@@ -240,8 +244,13 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
   const reporters = config.security.secretScanningReporters;
   const tokenRevocation = reporters.length === 0 ? undefined : { service: new TokenRevocation({ store, notifier, clock, log }), reporters: new ReporterKeys(reporters) };
   const orgs = new OrgService({ store, authorizer, clock, log });
+  // The transparency log: its key (created at first start, a corrupt one stops the start) and a checkpoint now, then on a timer.
+  const logKey = openLogKey(logKeyFileFor(config), logOrigin(publicUrl), log);
+  const stopCheckpoints = await startCheckpoints({ store, key: logKey, clock }, config.transparency.checkpointIntervalSeconds * 1000, log);
+  const tlog = new LogService({ store, packages, ecosystems: [eco], key: logKey });
   handlers.push(
     opsHandler(metrics, async () => void (await store.countUsers()), VERSION),
+    tlogHandler({ log: tlog, public: config.transparency.public }),
     webHandler({ accounts, secondFactors, emailVerification, webSessions, store, clock, publicUrl, orgs, packages, eco }),
     provenancePageHandler(eco, provenanceService),
     npmHandler({
@@ -270,6 +279,7 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
       stopSourceChecks();
       mailer.close();
       await server.close();
+      await stopCheckpoints();
       stopCriticalRanking();
       await downloads.stop();
       await store.close();

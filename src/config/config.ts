@@ -91,6 +91,18 @@ export interface SigningConfig {
   keyFile: string | undefined;
 }
 
+/** The transparency log's serving and signing (docs/transparency.md, "Serving"). */
+export interface TransparencyConfig {
+  /** The log's signed-note signer key; absent: <dataDir>/keys/log-key. */
+  keyFile: string | undefined;
+  /** How often each process signs a checkpoint when the log has grown (seconds, at least 1). */
+  checkpointIntervalSeconds: number;
+  /** true: /-/tlog/* and /-/changes answer anyone; false: logged-in users only. */
+  public: boolean;
+}
+
+export const DEFAULT_TRANSPARENCY: TransparencyConfig = { keyFile: undefined, checkpointIntervalSeconds: 5, public: true };
+
 export interface Config {
   host: string;
   port: number;
@@ -110,6 +122,7 @@ export interface Config {
   trustedPublishing: TrustedPublishingConfig;
   provenance: ProvenanceConfig;
   signing: SigningConfig;
+  transparency: TransparencyConfig;
   security: SecurityConfig;
   mail: MailConfig;
 }
@@ -144,6 +157,7 @@ const FIELDS: Field[] = [
   { key: 'trustedPublishing', env: undefined, kind: 'string' },
   { key: 'provenance', env: undefined, kind: 'string' },
   { key: 'signing', env: undefined, kind: 'string' },
+  { key: 'transparency', env: undefined, kind: 'string' },
   { key: 'security', env: undefined, kind: 'string' },
   { key: 'mail', env: undefined, kind: 'string' },
 ];
@@ -190,6 +204,7 @@ function defaults(): Config {
     trustedPublishing: { issuers: [] },
     provenance: { ...DEFAULT_PROVENANCE, trustedRoots: [] },
     signing: { keyFile: undefined },
+    transparency: { ...DEFAULT_TRANSPARENCY },
     security: { ...DEFAULT_SECURITY, secretScanningReporters: [] },
     mail: { smtpUrl: undefined, from: undefined },
   };
@@ -313,6 +328,17 @@ function parseSigning(raw: unknown, where: string): SigningConfig {
   return { keyFile: keyFile === undefined ? undefined : path.resolve(keyFile) };
 }
 
+function parseTransparency(raw: unknown, where: string): TransparencyConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${where}: expected an object`);
+  const { keyFile, ...scalars } = raw as Record<string, unknown>;
+  const { keyFile: _k, ...base } = DEFAULT_TRANSPARENCY;
+  const parsed = parseObject(base, scalars, where);
+  if (parsed.checkpointIntervalSeconds < 1) throw new ConfigError(`${where}.checkpointIntervalSeconds: expected at least 1`);
+  if (parsed.checkpointIntervalSeconds > 86_400) throw new ConfigError(`${where}.checkpointIntervalSeconds: expected at most 86400`);
+  const file = parseScalar('optional-string', keyFile, `${where}.keyFile`) as string | undefined;
+  return { ...parsed, keyFile: file === undefined ? undefined : path.resolve(file) };
+}
+
 function parseScalar(kind: Kind, raw: unknown, where: string): unknown {
   const fail = (what: string): never => {
     throw new ConfigError(`${where}: expected ${what}, got ${JSON.stringify(raw)}`);
@@ -388,6 +414,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       else if (k === 'trustedPublishing') cfg.trustedPublishing = parseTrustedPublishing(v, `${file}: trustedPublishing`);
       else if (k === 'provenance') cfg.provenance = parseProvenance(v, `${file}: provenance`);
       else if (k === 'signing') cfg.signing = parseSigning(v, `${file}: signing`);
+      else if (k === 'transparency') cfg.transparency = parseTransparency(v, `${file}: transparency`);
       else if (k === 'security') cfg.security = parseSecurity(v, `${file}: security`);
       else if (k === 'mail') cfg.mail = parseMail(v, `${file}: mail`);
       else (cfg as unknown as Record<string, unknown>)[k] = parseScalar(field.kind, v, `${file}: ${k}`);

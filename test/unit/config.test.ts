@@ -50,6 +50,7 @@ const DEFAULTS: Config = {
   trustedPublishing: { issuers: [] },
   provenance: { publicGoodRoot: true, trustedRoots: [], sourceCheckIntervalHours: 24, sourceChecker: 'none', maxChangeWindowDays: 30 },
   signing: { keyFile: undefined },
+  transparency: { keyFile: undefined, checkpointIntervalSeconds: 5, public: true },
   security: { requireVerifiedEmail: true, requireMfaForMaintainers: true, cliSessionHours: 2, webSessionIdleMinutes: 120, webSessionMaxHours: 12, writeTokenDefaultDays: 7, writeTokenMaxDays: 90, leakedPasswordRangeUrl: undefined, leakedPasswordRangeDir: undefined, criticalTopPercent: 1, criticalMinDownloads: 1000, dnsServers: undefined, secretScanningReporters: [] },
   mail: { smtpUrl: undefined, from: undefined },
   limits: {
@@ -192,6 +193,13 @@ describe('loadConfig: config file refusals', () => {
     refusesFile({ provenance: { maxChangeWindowDays: 0 } }, 'maxChangeWindowDays');
     refusesFile({ signing: { keyfile: 'x' } }, 'unknown key "keyfile"');
     refusesFile({ signing: { keyFile: 3 } }, 'keyFile');
+    refusesFile({ transparency: [] }, 'transparency', 'object');
+    refusesFile({ transparency: { interval: 5 } }, 'unknown key "interval"');
+    refusesFile({ transparency: { checkpointIntervalSeconds: 0 } }, 'checkpointIntervalSeconds');
+    refusesFile({ transparency: { checkpointIntervalSeconds: 86_401 } }, 'checkpointIntervalSeconds');
+    refusesFile({ transparency: { checkpointIntervalSeconds: 1.5 } }, 'checkpointIntervalSeconds');
+    refusesFile({ transparency: { public: 'yes' } }, 'public');
+    refusesFile({ transparency: { keyFile: 3 } }, 'keyFile');
   });
 
   it('resolves provenance root files and the key file against the working directory', () => {
@@ -367,6 +375,7 @@ describe('loadConfig: config file', () => {
       trustedPublishing: { issuers: [{ provider: 'github', issuer: 'https://ghes.example.org/_services/token', insecureForTesting: false, default: true }] },
       provenance: { publicGoodRoot: false, trustedRoots: ['/etc/attestry/private-root.json'], sourceCheckIntervalHours: 6, sourceChecker: 'http', maxChangeWindowDays: 7 },
       signing: { keyFile: '/etc/attestry/registry-keys.json' },
+      transparency: { keyFile: '/etc/attestry/log-key', checkpointIntervalSeconds: 60, public: false },
     };
     assert.deepEqual(withFile(file), { ...file, publicUrl: 'https://npm.example.org' });
   });

@@ -43,6 +43,7 @@ function releaseView(over: Partial<ReleaseView> = {}, metadata: Json = {}): Rele
     publishedVia: null,
     signatures: [],
     provenance: null,
+    logIndex: null,
     ...over,
   };
 }
@@ -203,6 +204,12 @@ describe('renderVersion', () => {
     const dist = render(releaseView()).full.dist as Json;
     assert.equal(dist.signatures, undefined);
     assert.equal(dist.attestations, undefined);
+  });
+
+  it('serves the transparency-log index in dist, in both forms, only once logged', () => {
+    const v = render(releaseView({ logIndex: 41 }));
+    for (const form of [v.full, v.abbrev]) assert.equal((form.dist as Json).logIndex, 41);
+    assert.equal(Object.hasOwn(render(releaseView()).full.dist as Json, 'logIndex'), false);
   });
 
   it('sets deprecated from the release', () => {

@@ -17,6 +17,8 @@ export interface ReleaseView {
   signatures: ReadonlyArray<{ keyid: string; sig: string }>;
   /** The predicate of the version's verified provenance, or null when it has none. */
   provenance: { predicateType: string } | null;
+  /** Index of the version's release.published entry in the transparency log; null before the log existed. */
+  logIndex: number | null;
 }
 
 export interface PackageView {

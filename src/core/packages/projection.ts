@@ -9,7 +9,7 @@ export function etagOf(body: string): string {
   return `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
 }
 
-export async function releaseView(tx: MetadataOps, pkg: PackageRecord, release: Pick<ReleaseRecord, 'id' | 'version' | 'metadata' | 'deprecated' | 'createdAt' | 'publisherId' | 'publishedVia' | 'signatures'>,
+export async function releaseView(tx: MetadataOps, pkg: PackageRecord, release: Pick<ReleaseRecord, 'id' | 'version' | 'metadata' | 'deprecated' | 'createdAt' | 'publisherId' | 'publishedVia' | 'signatures' | 'logIndex'>,
   known?: { provenancePredicate: string | null }): Promise<ReleaseView> {
   const publisher = release.publisherId === null ? undefined : await tx.findUserById(release.publisherId);
   // A release being written knows its own attestations; others read them.
@@ -25,6 +25,7 @@ export async function releaseView(tx: MetadataOps, pkg: PackageRecord, release: 
     publishedVia: release.publishedVia ? (JSON.parse(release.publishedVia) as Record<string, unknown>) : null,
     signatures: release.signatures ? (JSON.parse(release.signatures) as Array<{ keyid: string; sig: string }>) : [],
     provenance: predicateType !== null ? { predicateType } : null,
+    logIndex: release.logIndex ?? null,
   };
 }
 

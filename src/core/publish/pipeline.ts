@@ -248,8 +248,6 @@ export class PublishPipeline {
       await tx.insertAttestation({ releaseId: release.id, kind: 'publish', predicateType: NPM_PUBLISH_PREDICATE, mediaType: (JSON.parse(attestation) as { mediaType: string }).mediaType,
         bundle: attestation, summary: JSON.stringify({ keyId: signer.keyId }), createdAt: now });
     }
-    const fragments = eco.renderRelease(await releaseView(tx, pkg, release, { provenancePredicate: provenance?.verified.predicateType ?? null }));
-    await tx.updateRelease(release.id, { fragmentFull: fragments.full, fragmentAbbrev: fragments.abbrev, signatures });
     await tx.setDependencies(release.id, eco.id, input.dependencies);
     for (const tag of input.tags) await tx.setTag(pkg.id, tag, input.version);
 
@@ -263,7 +261,6 @@ export class PublishPipeline {
     });
     const current = await tx.findPackage(eco.id, input.name);
     if (!current) throw new AttestryError('unavailable', 'PACKAGE_VANISHED', 'The package row disappeared during publish');
-    await rebuildDocuments(tx, eco, current, now);
     // A maintainer's token published a package that CI publishes: worth a maintainer's attention.
     if (principal.kind === 'user' && (await tx.listPackagePublishers(eco.id, input.name)).length > 0) {
       await tx.insertEvent({ at: now, type: 'trusted-publisher.bypassed', actorId: principal.userId, ecosystem: eco.id, packageName: input.name, version: input.version,
@@ -282,7 +279,12 @@ export class PublishPipeline {
       artifacts: artifacts.map((a) => ({ filename: a.filename, sha512: a.sha512hex, sha1: a.sha1, size: a.data.length })),
       provenance: provenance ? bundleDigest(provenance.bundle) : null, publisher: publisherRef(publishedVia(principal)),
     }));
-    await tx.updateRelease(release.id, { logIndex });
+    // The version's fragment carries its log index (dist.logIndex), so it and the documents are
+    // rendered after the append: only this rendering runs under the sequencer lock.
+    release.logIndex = logIndex;
+    const fragments = eco.renderRelease(await releaseView(tx, pkg, release, { provenancePredicate: provenance?.verified.predicateType ?? null }));
+    await tx.updateRelease(release.id, { fragmentFull: fragments.full, fragmentAbbrev: fragments.abbrev, signatures, logIndex });
+    await rebuildDocuments(tx, eco, current, now);
     this.d.failpoint('publish.before-commit');
     return { status: 'created', name: input.name, version: input.version };
   }

@@ -57,6 +57,8 @@ export function renderVersion(view: ReleaseView, urls: VersionUrls): { full: str
       ...(facts ? { fileCount: facts.fileCount, unpackedSize: facts.unpackedSize } : {}),
       ...(view.signatures.length > 0 ? { signatures: view.signatures.map((s) => ({ keyid: s.keyid, sig: s.sig })) } : {}),
       ...(view.provenance ? { attestations: { url: urls.attestations(view.name, view.version), provenance: { predicateType: view.provenance.predicateType } } } : {}),
+      // Where the transparency log records this version (docs/transparency.md); absent before the log existed.
+      ...(view.logIndex !== null ? { logIndex: view.logIndex } : {}),
     };
   }
   const via = view.publishedVia;

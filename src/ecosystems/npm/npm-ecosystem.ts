@@ -17,7 +17,7 @@ export interface NpmEcosystemOptions {
 }
 
 /** Bump when the shape of stored fragments or documents changes: start-up then re-renders them. */
-const DOCUMENT_FORMAT = 2;
+const DOCUMENT_FORMAT = 3;
 
 export class NpmEcosystem implements Ecosystem {
   readonly id = 'npm';

@@ -355,6 +355,15 @@ export interface LogEntryRecord extends NewLogEntry {
   leafHash: Uint8Array;
 }
 
+/** A signed checkpoint of the transparency log (C2SP tlog-checkpoint in a signed note). */
+export interface LogCheckpointRecord {
+  size: number;
+  root: Uint8Array;
+  /** The signed note, exactly as served. */
+  note: string;
+  createdAt: number;
+}
+
 export interface LogConsistency {
   size: number;
   entries: number;
@@ -554,6 +563,11 @@ export interface MetadataOps {
    * Releases published before the log existed have no index and are not reported.
    */
   logConsistency(): Promise<LogConsistency>;
+  /** Stores a checkpoint unless one for its size exists; true when this call stored it. */
+  insertLogCheckpoint(checkpoint: LogCheckpointRecord): Promise<boolean>;
+  /** The checkpoint with the largest size, if any. */
+  latestLogCheckpoint(): Promise<LogCheckpointRecord | undefined>;
+  findLogCheckpoint(size: number): Promise<LogCheckpointRecord | undefined>;
 }
 
 export interface MetadataStore extends MetadataOps {

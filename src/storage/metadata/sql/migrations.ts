@@ -419,6 +419,21 @@ INSERT INTO tlog_state (id, size) VALUES (1, 0);
 ALTER TABLE releases ADD COLUMN log_index {BIGINT};
 `,
   },
+  {
+    version: 11,
+    name: 'transparency checkpoints',
+    // Signed checkpoints of the transparency log (docs/transparency.md, "Serving"): one per tree
+    // size, inserted if absent (Ed25519 is deterministic, so two processes signing the same size
+    // produce the same note). The newest is what /-/tlog/checkpoint serves.
+    sql: `
+CREATE TABLE tlog_checkpoints (
+  size {BIGINT} PRIMARY KEY,
+  root {BYTES} NOT NULL,
+  note TEXT NOT NULL,
+  created_at {BIGINT} NOT NULL
+);
+`,
+  },
 ];
 
 export function renderMigration(sql: string, dialect: SqlDatabase['dialect']): string {

@@ -4,7 +4,7 @@ import type {
   ArtifactRecord, DocumentRecord, DownloadCount, EmailTokenRecord, EventRecord, LoginSessionRecord, MetadataOps, MetadataStore, NewArtifact, NewEvent,
   AttestationRecord, NewPackage, NewRelease, NewUser, OtpChallengeRecord, PackageMfaPolicy, PackagePublisherRecord, PackageRecord, PackageRef, PublisherTokenRecord, ReleaseRecord,
   SearchHit, ServedArtifact, ThrottleRecord, TokenRecord, TrustedPublisherRecord, UserRecord, UserSecurityFields, WebAuthnCredentialRecord, WebSessionRecord,
-  OrgRecord, OrgRole, TeamGrant, TeamPermission, TeamRecord, LogConsistency, LogEntryRecord, NewLogEntry,
+  OrgRecord, OrgRole, TeamGrant, TeamPermission, TeamRecord, LogConsistency, LogEntryRecord, NewLogEntry, LogCheckpointRecord,
 } from '../store.ts';
 import { decodeTokenScope } from '../../../security/tokens/token-scope.ts';
 import { leafHash, storedHashCount, storedHashesForRecord } from '../../../security/transparency/merkle.ts';
@@ -113,6 +113,9 @@ function bytes(v: unknown, column: string): Buffer {
   throw new Error(`metadata store: ${column} is not bytes`);
 }
 
+const toLogCheckpoint = (r: Row): LogCheckpointRecord => ({
+  size: num(r.size), root: bytes(r.root, 'tlog_checkpoints.root'), note: String(r.note), createdAt: num(r.created_at),
+});
 const toLogEntry = (r: Row): LogEntryRecord => ({
   index: num(r.idx), at: num(r.at), kind: String(r.kind), ecosystem: strOrNull(r.ecosystem), packageName: strOrNull(r.package_name),
   version: strOrNull(r.version), entry: bytes(r.entry, 'tlog_entries.entry'), leafHash: bytes(r.leaf_hash, 'tlog_entries.leaf_hash'),
@@ -900,6 +903,19 @@ class SqlOps implements MetadataOps {
         ...orphanReleases.map((r) => ({ problem: 'release-without-entry' as const, index: num(r.log_index), ecosystem: String(r.ecosystem), name: String(r.name), version: String(r.version) })),
       ],
     };
+  }
+  async insertLogCheckpoint(c: LogCheckpointRecord): Promise<boolean> {
+    const r = await this.x.run('INSERT INTO tlog_checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      [c.size, Buffer.from(c.root), c.note, c.createdAt]);
+    return r.changes === 1;
+  }
+  async latestLogCheckpoint(): Promise<LogCheckpointRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM tlog_checkpoints ORDER BY size DESC LIMIT 1');
+    return r ? toLogCheckpoint(r) : undefined;
+  }
+  async findLogCheckpoint(size: number): Promise<LogCheckpointRecord | undefined> {
+    const r = await this.x.get<Row>('SELECT * FROM tlog_checkpoints WHERE size = ?', [size]);
+    return r ? toLogCheckpoint(r) : undefined;
   }
 }
 

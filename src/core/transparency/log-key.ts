@@ -1,0 +1,102 @@
+// The transparency log's signer key: one Ed25519 signed-note key in a file beside the registry
+// keys (`<dataDir>/keys/log-key`, mode 0600), created at first start and never replaced — a log
+// whose key changes silently is a log nobody can audit. Rotation is a logged event (not yet built).
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { AttestryError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { generateSignerKey, isValidKeyName, parseSignerKey, type Signer } from '../../security/transparency/signed-note.ts';
+import { writeFileAtomic } from '../../security/signing/atomic-file.ts';
+
+export interface LogKey {
+  /** The signer; its name is the log's origin. */
+  readonly signer: Signer;
+  /** `<origin>+<hex key id>+<base64 0x01||public key>` (golang.org/x/mod/sumdb/note). */
+  readonly verifierKey: string;
+  /** The checkpoint origin: the key's name, fixed when the key was created. */
+  readonly origin: string;
+  readonly file: string;
+}
+
+type LogKeyErrorCode = 'LOG_KEY_UNREADABLE' | 'LOG_KEY_PERMISSIONS' | 'LOG_KEY_CORRUPT';
+
+function logKeyError(code: LogKeyErrorCode, file: string, reason: string): AttestryError {
+  return new AttestryError('unavailable', code, `transparency log key ${file}: ${reason}`);
+}
+
+/**
+ * The log's origin for a public URL (docs/transparency.md): the URL without scheme and trailing
+ * slash, plus `/-/tlog`, e.g. `registry.example.internal:4873/-/tlog`.
+ */
+export function logOrigin(publicUrl: string): string {
+  const origin = `${publicUrl.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/\/+$/, '')}/-/tlog`;
+  if (!isValidKeyName(origin)) throw new AttestryError('invalid', 'LOG_ORIGIN_INVALID', `the public URL ${publicUrl} does not make a valid log origin (no spaces or '+')`);
+  return origin;
+}
+
+export function logKeyFileFor(config: { dataDir: string; transparency: { keyFile: string | undefined } }): string {
+  return config.transparency.keyFile ?? join(config.dataDir, 'keys', 'log-key');
+}
+
+function readKeyFile(file: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw logKeyError('LOG_KEY_UNREADABLE', file, `cannot be opened (${(e as NodeJS.ErrnoException).code ?? 'unknown error'})`);
+  }
+  try {
+    // Checked on the open descriptor, so the file read is the file checked.
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw logKeyError('LOG_KEY_UNREADABLE', file, 'is not a regular file');
+    if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
+      throw logKeyError('LOG_KEY_PERMISSIONS', file, `holds a private key but is readable by others (mode ${(stat.mode & 0o777).toString(8)}); run chmod 600 on it`);
+    }
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function parseKeyFile(text: string, file: string): LogKey {
+  // Exactly one line, the signer key string, and a newline: anything else is not a file we wrote.
+  const m = /^(PRIVATE\+KEY\+[^\n]+)\n$/.exec(text);
+  if (!m) throw logKeyError('LOG_KEY_CORRUPT', file, 'is not one signer key line (PRIVATE+KEY+<name>+<id>+<key>)');
+  try {
+    const signer = parseSignerKey(m[1] as string);
+    return { signer, verifierKey: signer.verifierKey, origin: signer.name, file };
+  } catch (e) {
+    throw logKeyError('LOG_KEY_CORRUPT', file, (e as Error).message);
+  }
+}
+
+/**
+ * Opens the key at `file`, creating it (directory 0700, file 0600, atomically, never over an
+ * existing file) named `origin` when absent. A file that exists but cannot be read, is readable by
+ * others, or is not a valid key stops the caller (start-up): it is never replaced.
+ *
+ * The origin is the key's name, fixed at creation: if the public URL changes later the log keeps
+ * its identity (a warning is logged) rather than forking into a second log.
+ */
+export function openLogKey(file: string, origin: string, log?: Logger): LogKey {
+  const path = resolve(file);
+  const existing = readKeyFile(path);
+  let key: LogKey;
+  if (existing !== null) key = parseKeyFile(existing, path);
+  else {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    const { signerKey } = generateSignerKey(origin);
+    if (writeFileAtomic(path, `${signerKey}\n`, 'create')) key = parseKeyFile(`${signerKey}\n`, path);
+    else {
+      // Another process created it between our read and our link: use theirs.
+      const theirs = readKeyFile(path);
+      if (theirs === null) throw logKeyError('LOG_KEY_UNREADABLE', path, 'appeared and disappeared while being created');
+      key = parseKeyFile(theirs, path);
+    }
+  }
+  if (key.origin !== origin) {
+    log?.warn('the transparency log keeps the origin its key was created with; the public URL now suggests another', { origin: key.origin, fromPublicUrl: origin, keyFile: path });
+  }
+  return key;
+}
