@@ -4,6 +4,7 @@ import { loadConfig, ConfigError } from '../config/config.ts';
 import { accountService, keyFileFor, openStorage, startRegistry } from '../app.ts';
 import { runVerifyCommand } from './verify-command.ts';
 import { runKeysCommand } from './keys-command.ts';
+import { runLogCommand } from './log/log-command.ts';
 import { createJsonLogger } from '../observability/json-logger.ts';
 import { isAttestryError } from '../core/errors.ts';
 import { VERSION } from '../version.ts';
@@ -30,6 +31,15 @@ Usage:
   attestry verify <name>@<version> --registry <url> [--trusted-root <file>]... [--json]
                                       download a version and verify its tarball, registry signature,
                                       provenance and publish attestation offline (exit 0 only if all do)
+  attestry log verify <name>@<version> --registry <url> [--log-key <vkey>] [--state <dir>] [--wait <s>]
+                                      check the downloaded tarball is the one the transparency log
+                                      committed to, under a signed checkpoint (inclusion proof)
+  attestry log audit --registry <url> [--state <dir>]
+                                      replay the whole log from its tiles; prove it extends the
+                                      checkpoint saved last time (a fork fails, with both notes)
+  attestry log monitor --registry <url> --scope <@scope> [--package <name>]... [--state <dir>]
+                                      print new log entries for your packages since the last run
+                                      (exit 3 when there are some)
   attestry version                    print the version
 `;
 
@@ -130,6 +140,10 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'package' && sub === 'critical') return packageCritical(rest);
   if (command === 'verify') {
     process.exitCode = await runVerifyCommand(sub === undefined ? [] : [sub, ...rest]);
+    return;
+  }
+  if (command === 'log') {
+    process.exitCode = await runLogCommand(sub === undefined ? [] : [sub, ...rest]);
     return;
   }
   if (command === 'keys') {

@@ -11,11 +11,23 @@ import { verifyNpmProvenance, type VerifiedNpmProvenance } from '../security/pro
 import { parseKeysDocument, verifyVersionSignature } from '../security/signing/version-signatures.ts';
 import { verifyPublishAttestation } from '../security/signing/publish-attestation.ts';
 import type { RegistryPublicKey } from '../security/signing/registry-keys.ts';
+import { checkReleaseLogged } from './log/release.ts';
 
-export const VERIFY_USAGE = `attestry verify <name>@<version> --registry <url> [--trusted-root <file>]... [--no-public-good] [--token <token>] [--json]`;
+export const VERIFY_USAGE = `attestry verify <name>@<version> --registry <url> [--trusted-root <file>]... [--no-public-good] [--token <token>] [--json]
+    [--require-log] [--log-key <vkey>] [--state <dir>] [--wait <seconds>]`;
+
+/** How the transparency-log line is checked (docs/transparency.md). */
+export interface LogCheckOptions {
+  /** A version without a log entry fails instead of being reported as "not logged". */
+  require?: boolean;
+  logKey?: string;
+  /** Where the pinned key and last checkpoint live; without it the key is not pinned. */
+  stateDir?: string;
+  waitSeconds?: number;
+}
 
 interface Check {
-  name: 'document' | 'tarball' | 'registry-signature' | 'provenance' | 'publish-attestation' | 'source';
+  name: 'document' | 'tarball' | 'registry-signature' | 'provenance' | 'publish-attestation' | 'source' | 'transparency-log';
   ok: boolean;
   /** A warning does not fail the verification (e.g. the source repository is gone). */
   warning?: boolean;
@@ -47,7 +59,7 @@ export interface VerifyReport {
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-class Fetcher {
+export class Fetcher {
   private readonly registry: string;
   private readonly token: string | undefined;
   constructor(registry: string, token: string | undefined) {
@@ -68,6 +80,31 @@ class Fetcher {
 
 function escapeName(name: string): string {
   return name.startsWith('@') ? `@${encodeURIComponent(name.slice(1)).replace('%2F', '%2f')}` : encodeURIComponent(name);
+}
+
+export interface VersionDist extends Json {
+  tarball: string;
+  integrity: string;
+}
+
+/** The version's document entry: its dist (tarball URL, integrity, logIndex…) and publication time. */
+export async function fetchVersion(http: Fetcher, spec: { name: string; version: string }): Promise<{ dist: VersionDist; publishedAt: number } | { error: string }> {
+  const docRes = await http.get(`/${escapeName(spec.name)}`);
+  if (docRes.status !== 200) return { error: `GET /${spec.name} answered ${docRes.status}` };
+  const doc = (await docRes.json()) as Json;
+  const manifest = isObject(doc.versions) ? doc.versions[spec.version] : undefined;
+  const dist = isObject(manifest) && isObject(manifest.dist) ? manifest.dist : undefined;
+  if (!dist || typeof dist.tarball !== 'string' || typeof dist.integrity !== 'string') return { error: `${spec.name} has no version ${spec.version} with a tarball and an integrity` };
+  const publishedAt = isObject(doc.time) && typeof doc.time[spec.version] === 'string' ? Date.parse(doc.time[spec.version] as string) : Number.NaN;
+  return { dist: dist as VersionDist, publishedAt };
+}
+
+/** Downloads a tarball and its SHA-512 (undefined when the download failed). */
+export async function downloadTarball(http: Fetcher, url: string): Promise<{ tarball?: Buffer; sha512?: Buffer; status: number }> {
+  const res = await http.get(url, 'application/octet-stream');
+  if (res.status !== 200) return { status: res.status };
+  const tarball = Buffer.from(await res.arrayBuffer());
+  return { tarball, sha512: createHash('sha512').update(tarball).digest(), status: res.status };
 }
 
 export function parseSpec(spec: string): { name: string; version: string } {
@@ -94,33 +131,24 @@ function facts(v: VerifiedNpmProvenance): ProvenanceFacts {
   };
 }
 
-export async function verifyVersion(spec: { name: string; version: string }, options: { registry: string; roots: TrustRoots; token?: string }): Promise<VerifyReport> {
+export async function verifyVersion(spec: { name: string; version: string }, options: { registry: string; roots: TrustRoots; token?: string; log?: LogCheckOptions }): Promise<VerifyReport> {
   const http = new Fetcher(options.registry, options.token);
   const checks: Check[] = [];
   const report: VerifyReport = { package: spec.name, version: spec.version, registry: options.registry, ok: false, checks, provenance: null };
   const fail = (name: Check['name'], detail: string) => checks.push({ name, ok: false, detail });
   const pass = (name: Check['name'], detail: string) => checks.push({ name, ok: true, detail });
 
-  const docRes = await http.get(`/${escapeName(spec.name)}`);
-  if (docRes.status !== 200) {
-    fail('document', `GET /${spec.name} answered ${docRes.status}`);
+  const found = await fetchVersion(http, spec);
+  if ('error' in found) {
+    fail('document', found.error);
     return report;
   }
-  const doc = (await docRes.json()) as Json;
-  const manifest = isObject(doc.versions) ? doc.versions[spec.version] : undefined;
-  const dist = isObject(manifest) && isObject(manifest.dist) ? manifest.dist : undefined;
-  if (!dist || typeof dist.tarball !== 'string' || typeof dist.integrity !== 'string') {
-    fail('document', `${spec.name} has no version ${spec.version} with a tarball and an integrity`);
-    return report;
-  }
-  const publishedAt = isObject(doc.time) && typeof doc.time[spec.version] === 'string' ? Date.parse(doc.time[spec.version] as string) : Number.NaN;
+  const { dist, publishedAt } = found;
   pass('document', `${spec.name}@${spec.version} published ${Number.isNaN(publishedAt) ? '(time unknown)' : new Date(publishedAt).toISOString()}`);
 
   // 1. The tarball is the one the document names.
-  const tgzRes = await http.get(dist.tarball, 'application/octet-stream');
-  const tarball = tgzRes.status === 200 ? Buffer.from(await tgzRes.arrayBuffer()) : undefined;
-  const sha512 = tarball ? createHash('sha512').update(tarball).digest() : undefined;
-  if (!tarball || !sha512) fail('tarball', `downloading ${dist.tarball} answered ${tgzRes.status}`);
+  const { tarball, sha512, status: tgzStatus } = await downloadTarball(http, dist.tarball);
+  if (!tarball || !sha512) fail('tarball', `downloading ${dist.tarball} answered ${tgzStatus}`);
   else if (`sha512-${sha512.toString('base64')}` !== dist.integrity) fail('tarball', `the tarball's sha512 is not dist.integrity (${dist.integrity.slice(0, 30)}…): it was altered`);
   else pass('tarball', `${tarball.length} bytes, sha512 matches dist.integrity`);
 
@@ -179,8 +207,23 @@ export async function verifyVersion(spec: { name: string; version: string }, opt
     const source = body && isObject(body.source) ? body.source : undefined;
     if (source?.status === 'gone') checks.push({ name: 'source', ok: true, warning: true, detail: `the source repository ${String(source.repository)} no longer exists (checked ${String(source.checkedAt)})` });
   }
+  // 5. The transparency log committed to this very tarball under a signed checkpoint.
+  if (sha512) checks.push(await logCheck(http, options.registry, spec, sha512.toString('hex'), typeof dist.logIndex === 'number' ? dist.logIndex : undefined, options.log ?? {}));
   report.ok = checks.every((c) => c.ok);
   return report;
+}
+
+async function logCheck(http: Fetcher, registry: string, spec: { name: string; version: string }, sha512hex: string, logIndex: number | undefined, o: LogCheckOptions): Promise<Check> {
+  try {
+    const r = await checkReleaseLogged({ http, registry, ...spec, sha512hex, ...(logIndex === undefined ? {} : { logIndex }), ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.logKey ? { logKey: o.logKey } : {}), waitSeconds: o.waitSeconds ?? 15 });
+    if (r.status === 'not-logged') {
+      return o.require ? { name: 'transparency-log', ok: false, detail: 'not logged: the version has no transparency-log entry (--require-log)' } : { name: 'transparency-log', ok: true, warning: true, detail: 'not logged (published before the log, or the registry has none)' };
+    }
+    const key = r.keySource === 'unpinned' ? ' (log key not pinned: pass --state or --log-key)' : '';
+    return { name: 'transparency-log', ok: true, detail: `entry ${r.index} included in checkpoint of size ${r.checkpointSize} signed by ${r.origin}${key}` };
+  } catch (e) {
+    return { name: 'transparency-log', ok: false, detail: reason(e) };
+  }
 }
 
 function render(r: VerifyReport): string {
@@ -206,11 +249,12 @@ function render(r: VerifyReport): string {
 
 /** Runs the command; returns the exit code (0 verified, 1 not verified, 2 usage or set-up error). */
 export async function runVerifyCommand(args: string[], out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
-  let values: { registry?: string; 'trusted-root'?: string[]; 'no-public-good'?: boolean; token?: string; json?: boolean };
+  let values: { registry?: string; 'trusted-root'?: string[]; 'no-public-good'?: boolean; token?: string; json?: boolean; 'require-log'?: boolean; 'log-key'?: string; state?: string; wait?: string };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({ args, allowPositionals: true, options: {
       registry: { type: 'string' }, 'trusted-root': { type: 'string', multiple: true }, 'no-public-good': { type: 'boolean' }, token: { type: 'string' }, json: { type: 'boolean' },
+      'require-log': { type: 'boolean' }, 'log-key': { type: 'string' }, state: { type: 'string' }, wait: { type: 'string' },
     } }));
   } catch (e) {
     err(`attestry verify: ${(e as Error).message}\nusage: ${VERIFY_USAGE}\n`);
@@ -234,7 +278,9 @@ export async function runVerifyCommand(args: string[], out: (s: string) => void 
   }
   let report: VerifyReport;
   try {
-    report = await verifyVersion(spec, { registry, roots, ...(values.token ? { token: values.token } : {}) });
+    const wait = values.wait === undefined ? 15 : Number(values.wait);
+    const log: LogCheckOptions = { require: values['require-log'] === true, waitSeconds: Number.isFinite(wait) && wait >= 0 ? wait : 15, ...(values['log-key'] ? { logKey: values['log-key'] } : {}), ...(values.state ? { stateDir: values.state } : {}) };
+    report = await verifyVersion(spec, { registry, roots, log, ...(values.token ? { token: values.token } : {}) });
   } catch (e) {
     err(`attestry verify: cannot reach ${registry}: ${(e as Error).message}\n`);
     return 1;

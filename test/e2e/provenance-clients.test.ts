@@ -152,7 +152,7 @@ describe('provenance with real clients (sqlite)', () => {
     assert.equal(json.code, 0);
     const report = JSON.parse(json.stdout) as { ok: boolean; checks: Array<{ name: string; ok: boolean }>; provenance: { sourceRepository: string } };
     assert.equal(report.ok, true);
-    assert.deepEqual(report.checks.map((c) => c.name), ['document', 'tarball', 'registry-signature', 'provenance', 'publish-attestation']);
+    assert.deepEqual(report.checks.map((c) => c.name), ['document', 'tarball', 'registry-signature', 'provenance', 'publish-attestation', 'transparency-log']);
     assert.equal(report.provenance.sourceRepository, 'https://github.com/acme/widget');
 
     // Without the local instance's root, the same provenance is not trusted.
@@ -169,7 +169,8 @@ describe('provenance with real clients (sqlite)', () => {
     const bad = await attestry(['verify', `${name}@2.0.1`, '--registry', registry.url, '--trusted-root', trustedRoot, '--json']);
     assert.equal(bad.code, 1, bad.stdout);
     const failed = (JSON.parse(bad.stdout) as typeof report).checks.filter((c) => !c.ok).map((c) => c.name);
-    assert.deepEqual(failed, ['tarball', 'provenance', 'publish-attestation']);
+    // The transparency log recorded the original tarball's digest: the swap shows there too.
+    assert.deepEqual(failed, ['tarball', 'provenance', 'publish-attestation', 'transparency-log']);
     const text = await attestry(['verify', `${name}@2.0.1`, '--registry', registry.url, '--trusted-root', trustedRoot]);
     assert.match(text.stdout, /✖ tarball .*altered/);
     assert.match(text.stdout, /^NOT verified$/m);
