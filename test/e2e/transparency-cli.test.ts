@@ -14,6 +14,7 @@ import { runVerifyCommand } from '../../src/cli/verify-command.ts';
 import { FakeLog, freshSigner } from '../support/fake-tlog.ts';
 import { NODE, ROOT } from '../support/paths.ts';
 import { writeFileSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
 import { createUser, type TestUser } from '../support/accounts.ts';
 import { publishBody, putPublish } from '../support/publish-body.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
@@ -294,5 +295,63 @@ describe('attestry log against the real registry', () => {
     const line = (JSON.parse(out) as { checks: Array<{ name: string; ok: boolean; detail: string }> }).checks.find((c) => c.name === 'transparency-log');
     assert.ok(line?.ok, out);
     assert.match(line.detail, /entry 1 included/);
+  });
+  /** Stops the registry, changes its SQLite database as an attacker with disk access would, and starts it again. */
+  const tamperWith = async (sql: string[]): Promise<void> => {
+    await registry.stop();
+    const db = new DatabaseSync(path.join(registry.dataDir, 'attestry.db'));
+    try {
+      for (const statement of sql) db.exec(statement);
+    } finally {
+      db.close();
+    }
+    // The same address: the client's saved state belongs to the log at this URL.
+    registry = await registry.restart({ ...registry.env, ATTESTRY_PORT: new URL(registry.url).port });
+  };
+  /** Waits for the registry's timer to sign a checkpoint of `size` (the interval is 1 s here). */
+  const checkpointOf = async (size: number): Promise<void> => {
+    for (let i = 0; i < 100; i++) {
+      const text = await (await fetch(`${registry.url}/-/tlog/checkpoint`)).text();
+      if (text.split('\n')[1] === String(size)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.fail(`no checkpoint of size ${size}`);
+  };
+  const auditReal = async () => log(['audit', '--registry', registry.url, '--state', state, '--json']);
+
+  it('tamper on the server: an entry edited in the database is caught by audit (the tiles still commit to the original)', async () => {
+    await publish('left-pad', '1.0.0');
+    await publish('left-pad', '1.1.0');
+    await checkpointOf(2);
+    assert.equal((await auditReal()).code, 0);
+    // Claim another digest for 1.0.0: the entry bytes change, its stored leaf hash does not.
+    await tamperWith([`UPDATE tlog_entries SET entry = CAST(replace(CAST(entry AS TEXT), '"version":"1.0.0"', '"version":"1.0.9"') AS BLOB) WHERE idx = 0`]);
+    const r = await auditReal();
+    assert.equal(r.code, 1);
+    assert.equal(r.json.code, 'tlog_entry_tampered', JSON.stringify(r.json));
+  });
+
+  it('tamper on the server: two entries swapped, and history rewritten under a saved checkpoint, are each caught', async () => {
+    await publish('left-pad', '1.0.0');
+    await publish('left-pad', '1.1.0');
+    await publish('left-pad', '1.2.0');
+    await checkpointOf(3);
+    assert.equal((await auditReal()).code, 0);
+    await tamperWith([
+      'UPDATE tlog_entries SET idx = -1 WHERE idx = 0', 'UPDATE tlog_entries SET idx = 0 WHERE idx = 1', 'UPDATE tlog_entries SET idx = 1 WHERE idx = -1',
+    ]);
+    const swapped = await auditReal();
+    assert.equal(swapped.code, 1, JSON.stringify(swapped.json));
+    assert.ok(['tlog_entries_reordered', 'tlog_entry_tampered'].includes(swapped.json.code as string), JSON.stringify(swapped.json));
+    // Put them back, then rewrite history: drop the log and append other entries of the same size.
+    await tamperWith([
+      'UPDATE tlog_entries SET idx = -1 WHERE idx = 0', 'UPDATE tlog_entries SET idx = 0 WHERE idx = 1', 'UPDATE tlog_entries SET idx = 1 WHERE idx = -1',
+      'DELETE FROM tlog_entries', 'DELETE FROM tlog_hashes', 'DELETE FROM tlog_checkpoints', 'UPDATE tlog_state SET size = 0', 'UPDATE releases SET log_index = NULL',
+    ]);
+    for (const v of ['2.0.0', '2.1.0', '2.2.0']) await publish('left-pad', v);
+    await checkpointOf(3);
+    const rewritten = await auditReal();
+    assert.equal(rewritten.code, 1, JSON.stringify(rewritten.json));
+    assert.ok(['tlog_fork', 'tlog_inconsistent'].includes(rewritten.json.code as string), JSON.stringify(rewritten.json));
   });
 });
