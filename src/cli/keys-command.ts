@@ -41,7 +41,10 @@ function list(keyFile: string, json: boolean, io: KeysCommandIo): number {
   return 0;
 }
 
-function rotate(keyFile: string, io: KeysCommandIo): number {
+/** Records a rotation (the audit event and the transparency log entry); given by the CLI, which owns storage. */
+export type RotationRecorder = (rotation: { previousKeyId: string; keyId: string }) => Promise<void>;
+
+async function rotate(keyFile: string, io: KeysCommandIo, record?: RotationRecorder): Promise<number> {
   if (!existsSync(keyFile)) {
     const ring = RegistryKeyRing.open(keyFile);
     io.out(`created key ring ${ring.file} with key ${ring.active().keyId}\n`);
@@ -54,11 +57,21 @@ function rotate(keyFile: string, io: KeysCommandIo): number {
   io.out(`new active key ${next}\n`);
   io.out(`retired ${previous} at ${retired?.expiresAt === null || retired === undefined ? 'now' : iso(retired.expiresAt)}; signatures it made before then stay valid\n`);
   io.out('restart running servers so they sign with the new key\n');
+  // After the ring changed (the rotation is real) — a failure here is reported, the key stays rotated.
+  if (record) {
+    try {
+      await record({ previousKeyId: previous, keyId: next });
+      io.out('the rotation is recorded in the transparency log\n');
+    } catch (e) {
+      io.err(`attestry keys: the key was rotated but recording it in the transparency log failed: ${e instanceof Error ? e.message : String(e)}\n`);
+      return 1;
+    }
+  }
   return 0;
 }
 
 /** Runs `attestry keys <args>` against the ring in `keyFile`; returns the exit code (0 ok, 1 failed, 2 usage). */
-export async function runKeysCommand(args: string[], keyFile: string, io: KeysCommandIo = processIo): Promise<number> {
+export async function runKeysCommand(args: string[], keyFile: string, io: KeysCommandIo = processIo, record?: RotationRecorder): Promise<number> {
   let positionals: string[];
   let json: boolean;
   try {
@@ -75,7 +88,7 @@ export async function runKeysCommand(args: string[], keyFile: string, io: KeysCo
     return 2;
   }
   try {
-    return sub === 'list' ? list(keyFile, json, io) : rotate(keyFile, io);
+    return sub === 'list' ? list(keyFile, json, io) : await rotate(keyFile, io, record);
   } catch (e) {
     // Ring errors name the file and the problem, never key material.
     io.err(`attestry keys: ${isAttestryError(e) ? `${e.message} [${e.code}]` : e instanceof Error ? e.message : String(e)}\n`);

@@ -11,6 +11,11 @@ import { VERSION } from '../version.ts';
 import { checkStorage } from '../core/maintenance/storage-check.ts';
 import { Throttling } from '../core/accounts/throttling.ts';
 import { systemClock } from '../core/clock.ts';
+import { existsSync } from 'node:fs';
+import { appendToLog } from '../core/transparency/log.ts';
+import { keysRotated } from '../core/transparency/entry.ts';
+import { issueCheckpoint } from '../core/transparency/checkpoints.ts';
+import { keyIdHex, logKeyFileFor, logOrigin, openLogKey, rotateLogKey } from '../core/transparency/log-key.ts';
 
 const USAGE = `attestry ${VERSION}
 
@@ -27,10 +32,15 @@ Usage:
                                       matches its digest, no half-written release (exit 1 if not)
   attestry keys list                  list the registry signing keys (current and retired)
   attestry keys rotate                start signing with a new key; the old one stays listed with an
-                                      expiry so its signatures stay valid (restart the server after)
+                                      expiry so its signatures stay valid (restart the server after);
+                                      the rotation is an entry of the transparency log
+  attestry keys rotate-log            a new transparency-log key (same origin); the previous one cosigns
+                                      checkpoints so pinned clients follow; logged (restart servers after)
   attestry verify <name>@<version> --registry <url> [--trusted-root <file>]... [--json]
                                       download a version and verify its tarball, registry signature,
                                       provenance and publish attestation offline (exit 0 only if all do)
+  attestry log checkpoint             sign a checkpoint of the transparency log's current size now
+                                      (servers also sign one every transparency.checkpointIntervalSeconds)
   attestry log verify <name>@<version> --registry <url> [--log-key <vkey>] [--state <dir>] [--wait <s>]
                                       check the downloaded tarball is the one the transparency log
                                       committed to, under a signed checkpoint (inclusion proof)
@@ -117,6 +127,60 @@ async function packageCritical(args: string[]): Promise<void> {
   }
 }
 
+/** `attestry keys rotate`: the rotation is an audit event and a transparency-log entry, in one transaction. */
+async function recordRotation(rotation: { previousKeyId: string; keyId: string }): Promise<void> {
+  const { store } = await openStorage(loadConfig());
+  try {
+    const at = Date.now();
+    await store.transaction(async (tx) => {
+      await tx.insertEvent({ at, type: 'keys.rotated', actorId: null, ecosystem: null, packageName: null, version: null, data: { purpose: 'signing', ...rotation } });
+      await appendToLog(tx, keysRotated({ at, purpose: 'signing', keyId: rotation.keyId, previousKeyId: rotation.previousKeyId }));
+    });
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * `attestry keys rotate-log`: a new log key of the same origin; the old one cosigns from now on.
+ * The rotation is logged and a checkpoint covering it, signed by both keys, is issued at once, so a
+ * client that pinned the old key sees the old key vouch for the tree that names the new one.
+ */
+async function rotateLog(): Promise<void> {
+  const config = loadConfig();
+  const { key, previousKeyId } = rotateLogKey(logKeyFileFor(config));
+  const { store } = await openStorage(config);
+  try {
+    const at = Date.now();
+    const keyId = keyIdHex(key.signer);
+    const index = await store.transaction(async (tx) => {
+      await tx.insertEvent({ at, type: 'keys.rotated', actorId: null, ecosystem: null, packageName: null, version: null, data: { purpose: 'log', keyId, previousKeyId } });
+      return appendToLog(tx, keysRotated({ at, purpose: 'log', keyId, previousKeyId }));
+    });
+    const checkpoint = await issueCheckpoint({ store, key, clock: systemClock });
+    process.stdout.write(`new log key ${keyId} (previous ${previousKeyId} now cosigns); the rotation is log entry ${index}, in the checkpoint of size ${checkpoint.size}\n`);
+    process.stdout.write(`new verifier key: ${key.verifierKey}\nrestart running servers so they sign with it\n`);
+  } finally {
+    await store.close();
+  }
+}
+
+/** `attestry log checkpoint`: sign a checkpoint of the log's current size now (servers also do it on a timer). */
+async function logCheckpoint(): Promise<void> {
+  const config = loadConfig();
+  const file = logKeyFileFor(config);
+  // The server creates the log key (and so the log's origin) at its first start; never here.
+  if (!existsSync(file)) throw new UsageError(`no transparency log key at ${file} yet: start the server once`);
+  const key = openLogKey(file, logOrigin(config.publicUrl ?? 'http://localhost'));
+  const { store } = await openStorage(config);
+  try {
+    const checkpoint = await issueCheckpoint({ store, key, clock: systemClock });
+    process.stdout.write(checkpoint.note);
+  } finally {
+    await store.close();
+  }
+}
+
 async function check(): Promise<void> {
   const { store, blobs } = await openStorage(loadConfig());
   try {
@@ -142,12 +206,14 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = await runVerifyCommand(sub === undefined ? [] : [sub, ...rest]);
     return;
   }
+  if (command === 'log' && sub === 'checkpoint') return logCheckpoint();
   if (command === 'log') {
     process.exitCode = await runLogCommand(sub === undefined ? [] : [sub, ...rest]);
     return;
   }
+  if (command === 'keys' && sub === 'rotate-log') return rotateLog();
   if (command === 'keys') {
-    process.exitCode = await runKeysCommand(sub === undefined ? [] : [sub, ...rest], keyFileFor(loadConfig()));
+    process.exitCode = await runKeysCommand(sub === undefined ? [] : [sub, ...rest], keyFileFor(loadConfig()), undefined, recordRotation);
     return;
   }
   if (command === 'version' || command === '--version') {

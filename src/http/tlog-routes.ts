@@ -68,7 +68,14 @@ export function tlogHandler(d: TlogRoutesDeps): Handler {
       ctx.route = 'tlog.lookup';
       const { ecosystem, name, version } = parseLookup(rest.slice('lookup/'.length));
       const found = await d.log.lookup(await ctx.principal(), ecosystem, name, version);
-      sendJson(ctx.res, 200, { index: found.index, entry: b64(found.entry) });
+      // `?size=<s>`: with the inclusion proof of that entry in the tree of size s (by name@version).
+      const sizeText = ctx.query.get('size');
+      if (sizeText === null) {
+        sendJson(ctx.res, 200, { index: found.index, entry: b64(found.entry) });
+        return true;
+      }
+      const p = await d.log.inclusionProof(found.index, parseCount(sizeText, 'size'));
+      sendJson(ctx.res, 200, { index: found.index, entry: b64(found.entry), size: p.size, leafHash: b64(p.leafHash), proof: p.proof.map(b64) });
       return true;
     }
     return false;

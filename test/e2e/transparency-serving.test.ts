@@ -150,6 +150,9 @@ for (const store of storesUnderTest()) {
         assert.deepEqual(b64(proof.body.leafHash as string), leafHash(bytes));
         assert.ok(verifyInclusion(leafHash(bytes), index, latest.size, (proof.body.proof as string[]).map(b64), latest.rootHash), `${name}@${version}`);
         assert.ok(!verifyInclusion(leafHash(bytes), (index + 1) % latest.size, latest.size, (proof.body.proof as string[]).map(b64), latest.rootHash));
+        // The same proof by name@version.
+        const byName = await getJson(tlog(`lookup/npm/${encodeURIComponent(name)}@${version}?size=${latest.size}`), alice.token);
+        assert.deepEqual([byName.body.index, byName.body.size, byName.body.proof], [index, latest.size, proof.body.proof]);
       }
       assert.equal(seen.size, published.length);
       // Scoped names also work unencoded.

@@ -10,9 +10,9 @@ import { storesUnderTest } from '../support/postgres.ts';
 import { openTestStore, type TestStore } from '../support/test-store.ts';
 import type { SqlMetadataStore } from '../../src/storage/metadata/sql/sql-store.ts';
 import { isAttestryError } from '../../src/core/errors.ts';
-import { logKeyFileFor, logOrigin, openLogKey } from '../../src/core/transparency/log-key.ts';
+import { keyIdHex, logKeyFileFor, logOrigin, openLogKey, rotateLogKey } from '../../src/core/transparency/log-key.ts';
 import { issueCheckpoint, startCheckpoints } from '../../src/core/transparency/checkpoints.ts';
-import { openCheckpoint } from '../../src/security/transparency/checkpoint.ts';
+import { openCheckpoint, signCheckpoint } from '../../src/security/transparency/checkpoint.ts';
 import { EMPTY_ROOT, InMemoryTree } from '../../src/security/transparency/merkle.ts';
 import { generateSignerKey } from '../../src/security/transparency/signed-note.ts';
 
@@ -79,6 +79,35 @@ describe('log key file', () => {
     chmodSync(open, 0o644);
     assert.throws(() => openLogKey(open, ORIGIN), refusedWith('LOG_KEY_PERMISSIONS'));
     assert.throws(() => openLogKey(dir, ORIGIN), refusedWith('LOG_KEY_UNREADABLE'));
+  });
+
+  it('rotation: the new key first, the previous one kept to cosign; only the last previous key stays', () => {
+    const file = path.join(dir, 'rotating');
+    assert.throws(() => rotateLogKey(file), refusedWith('LOG_KEY_UNREADABLE'), 'nothing to rotate yet');
+    const first = openLogKey(file, ORIGIN);
+    assert.equal(first.previous, null);
+    const once = rotateLogKey(file);
+    assert.equal(once.previousKeyId, keyIdHex(first.signer));
+    const reopened = openLogKey(file, ORIGIN);
+    assert.deepEqual([reopened.verifierKey, reopened.previous?.verifierKey, reopened.origin], [once.key.verifierKey, first.verifierKey, ORIGIN]);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    rotateLogKey(file);
+    const twice = openLogKey(file, ORIGIN);
+    assert.equal(twice.previous?.verifierKey, once.key.verifierKey, 'the oldest key is gone');
+    assert.equal(readFileSync(file, 'utf8').split('\n').length, 3, 'two lines and the final newline');
+    // A checkpoint is signed by both: each key alone opens it.
+    const note = signCheckpoint({ origin: ORIGIN, size: 0, rootHash: EMPTY_ROOT, extensions: [] }, twice.signer, twice.previous ? [twice.previous] : []);
+    assert.equal(openCheckpoint(note, { logKey: twice.verifierKey }).checkpoint.size, 0);
+    assert.equal(openCheckpoint(note, { logKey: once.key.verifierKey }).checkpoint.size, 0);
+  });
+
+  it('refuses a previous key of another origin, or the same key twice', () => {
+    const a = generateSignerKey(ORIGIN).signerKey;
+    for (const [i, content] of [`${a}\n${generateSignerKey('other.example/-/tlog').signerKey}\n`, `${a}\n${a}\n`].entries()) {
+      const file = path.join(dir, `two-${i}`);
+      writeFileSync(file, content, { mode: 0o600 });
+      assert.throws(() => openLogKey(file, ORIGIN), refusedWith('LOG_KEY_CORRUPT'));
+    }
   });
 });
 

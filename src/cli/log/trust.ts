@@ -4,6 +4,7 @@
 // different roots for one size, or a larger tree that does not contain the saved one, is a fork
 // (a split view: the registry showed different histories to different clients).
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isAttestryError } from '../../core/errors.ts';
 import { consistencyProofFromReader, verifyConsistency, type HashReader } from '../../security/transparency/merkle.ts';
 import { openCheckpoint, type OpenedCheckpoint } from '../../security/transparency/checkpoint.ts';
 import { parseVerifierKey } from '../../security/transparency/signed-note.ts';
@@ -18,7 +19,7 @@ export interface SignedCheckpoint {
 export interface PinnedKey {
   key: string;
   /** How the key was established, for the report. */
-  source: 'given' | 'pinned' | 'first-use' | 'unpinned';
+  source: 'given' | 'pinned' | 'first-use' | 'unpinned' | 'rotated';
   state: LogState | undefined;
 }
 
@@ -34,6 +35,12 @@ export async function establishKey(client: LogClient, origin: string, stateDir: 
   }
   const served = await client.key();
   parseVerifierKey(served);
+  if (state && state.key !== served && stateDir && (await handedOver(client, state.key, served))) {
+    // The pinned key vouches for the new one: follow the rotation and pin the new key.
+    const next: LogState = { ...state, key: served };
+    saveState(stateDir, next);
+    return { key: served, source: 'rotated', state: next };
+  }
   if (state && state.key !== served) {
     throw logFailure('tlog_key_changed', 'the registry serves a different log key than the one pinned at first use; if the log key was rotated on purpose, pass the new one with --log-key', { pinned: state.key, served });
   }
@@ -42,6 +49,23 @@ export async function establishKey(client: LogClient, origin: string, stateDir: 
   const fresh: LogState = { origin, key: served };
   saveState(stateDir, fresh);
   return { key: served, source: 'first-use', state: fresh };
+}
+
+/**
+ * A log-key rotation (`attestry keys rotate-log`) is followed only when the checkpoint served now
+ * carries valid signatures by both the pinned key and the served one: the old key vouches for
+ * the tree signed by the new one (and that tree holds the rotation's `keys.rotated` entry).
+ */
+async function handedOver(client: LogClient, pinned: string, served: string): Promise<boolean> {
+  const note = await client.checkpointNote();
+  try {
+    const a = openCheckpoint(note, { logKey: pinned });
+    const b = openCheckpoint(note, { logKey: served });
+    return a.checkpoint.origin === b.checkpoint.origin;
+  } catch (e) {
+    if (isAttestryError(e)) return false;
+    throw e;
+  }
 }
 
 export function openSigned(note: string, key: string): SignedCheckpoint {

@@ -32,7 +32,8 @@ export async function issueCheckpoint(d: CheckpointDeps): Promise<LogCheckpointR
   if (latest && latest.size >= size) return latest;
   // The size was read committed, so every stored hash the root needs is committed too.
   const root = await treeHash(size, storeHashReader(d.store));
-  const note = signCheckpoint({ origin: d.key.origin, size, rootHash: root, extensions: [] }, d.key.signer);
+  // After a rotation the previous key cosigns, so clients that pinned it can follow the handover.
+  const note = signCheckpoint({ origin: d.key.origin, size, rootHash: root, extensions: [] }, d.key.signer, d.key.previous ? [d.key.previous] : []);
   const record: LogCheckpointRecord = { size, root, note, createdAt: d.clock() };
   if (await d.store.insertLogCheckpoint(record)) return record;
   return (await d.store.findLogCheckpoint(size)) ?? record;

@@ -1,6 +1,8 @@
-// The transparency log's signer key: one Ed25519 signed-note key in a file beside the registry
+// The transparency log's signer key: an Ed25519 signed-note key in a file beside the registry
 // keys (`<dataDir>/keys/log-key`, mode 0600), created at first start and never replaced — a log
-// whose key changes silently is a log nobody can audit. Rotation is a logged event (not yet built).
+// whose key changes silently is a log nobody can audit. Rotation (`attestry keys rotate-log`) is
+// explicit and logged: the new key goes first in the file, the previous one stays after it and
+// cosigns every checkpoint, so clients that pinned it can follow the handover.
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { AttestryError } from '../errors.ts';
@@ -16,6 +18,8 @@ export interface LogKey {
   /** The checkpoint origin: the key's name, fixed when the key was created. */
   readonly origin: string;
   readonly file: string;
+  /** The previous key, kept after a rotation: it cosigns checkpoints (same origin, another key id). */
+  readonly previous: (Signer & { readonly verifierKey: string }) | null;
 }
 
 type LogKeyErrorCode = 'LOG_KEY_UNREADABLE' | 'LOG_KEY_PERMISSIONS' | 'LOG_KEY_CORRUPT';
@@ -60,16 +64,40 @@ function readKeyFile(file: string): string | null {
 }
 
 function parseKeyFile(text: string, file: string): LogKey {
-  // Exactly one line, the signer key string, and a newline: anything else is not a file we wrote.
-  const m = /^(PRIVATE\+KEY\+[^\n]+)\n$/.exec(text);
-  if (!m) throw logKeyError('LOG_KEY_CORRUPT', file, 'is not one signer key line (PRIVATE+KEY+<name>+<id>+<key>)');
+  // One signer key line (the current key), optionally a second (the previous key), each with a
+  // newline: anything else is not a file we wrote.
+  const m = /^(PRIVATE\+KEY\+[^\n]+)\n(?:(PRIVATE\+KEY\+[^\n]+)\n)?$/.exec(text);
+  if (!m) throw logKeyError('LOG_KEY_CORRUPT', file, 'is not one or two signer key lines (PRIVATE+KEY+<name>+<id>+<key>)');
   try {
     const signer = parseSignerKey(m[1] as string);
-    return { signer, verifierKey: signer.verifierKey, origin: signer.name, file };
+    const previous = m[2] === undefined ? null : parseSignerKey(m[2]);
+    if (previous && (previous.name !== signer.name || previous.keyId === signer.keyId)) {
+      throw new Error('the previous key must have the same name (origin) and another key id');
+    }
+    return { signer, verifierKey: signer.verifierKey, origin: signer.name, file, previous };
   } catch (e) {
     throw logKeyError('LOG_KEY_CORRUPT', file, (e as Error).message);
   }
 }
+
+/**
+ * Replaces the current key with a new one of the same origin; the current one becomes the
+ * previous (cosigning) key and an older previous key is dropped. The file must exist.
+ */
+export function rotateLogKey(file: string): { key: LogKey; previousKeyId: string } {
+  const path = resolve(file);
+  const existing = readKeyFile(path);
+  if (existing === null) throw logKeyError('LOG_KEY_UNREADABLE', path, 'does not exist yet (the server creates it at its first start)');
+  const current = parseKeyFile(existing, path);
+  const { signerKey } = generateSignerKey(current.origin);
+  const currentLine = existing.split('\n')[0] as string;
+  const text = `${signerKey}\n${currentLine}\n`;
+  writeFileAtomic(path, text, 'replace');
+  return { key: parseKeyFile(text, path), previousKeyId: keyIdHex(current.signer) };
+}
+
+/** A key id as the verifier key string spells it (8 lowercase hex digits). */
+export const keyIdHex = (s: Pick<Signer, 'keyId'>): string => s.keyId.toString(16).padStart(8, '0');
 
 /**
  * Opens the key at `file`, creating it (directory 0700, file 0600, atomically, never over an
