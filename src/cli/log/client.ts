@@ -3,6 +3,7 @@
 // it fetches: callers check every root and proof they compute from tiles against a checkpoint
 // signed by the pinned key. Full tiles are immutable, so they are cached on disk when a cache
 // directory is given; partial tiles and checkpoints are always fetched.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AttestryError } from '../../core/errors.ts';
@@ -17,6 +18,8 @@ const unavailable = (code: string, message: string, detail?: Record<string, unkn
   new AttestryError('unavailable', code, message, detail);
 
 /** The origin a registry's log is expected to use: its URL without scheme, plus /-/tlog. */
+const FETCH_ATTEMPTS = 3;
+
 export function originFor(registry: string): string {
   const u = new URL(registry);
   return `${u.host}${u.pathname.replace(/\/+$/, '')}${LOG_PREFIX}`;
@@ -38,11 +41,16 @@ export class LogClient {
   }
 
   private async get(path: string, what: string): Promise<Response> {
-    let res: Response;
-    try {
-      res = await this.http.get(`${LOG_PREFIX}${path}`, '*/*');
-    } catch (e) {
-      throw unavailable('tlog_unreachable', `cannot fetch the log's ${what}: ${(e as Error).message}`);
+    let res: Response | undefined;
+    // A dropped connection among the thousands of requests of an audit is retried (reads are
+    // idempotent); an answer, whatever its status, is not.
+    for (let attempt = 1; res === undefined; attempt++) {
+      try {
+        res = await this.http.get(`${LOG_PREFIX}${path}`, '*/*');
+      } catch (e) {
+        if (attempt >= FETCH_ATTEMPTS) throw unavailable('tlog_unreachable', `cannot fetch the log's ${what}: ${(e as Error).message}`);
+        await sleep(100 * attempt);
+      }
     }
     if (res.status === 401 || res.status === 403) throw unavailable('tlog_unauthorized', `the registry serves its log to logged-in users only (${what} answered ${res.status}); pass --token`);
     return res;
