@@ -115,6 +115,8 @@ const ROUTES: Route[] = [
   api(/^\/-\/web\/passkeys\/second-factor\/verify$/, 'passkeys.second-factor-verify', 'public', passkeys.secondFactorVerify),
   api(/^\/-\/web\/passkeys\/approve\/options$/, 'passkeys.approve-options', 'user', passkeys.approveOptions),
   api(/^\/-\/web\/passkeys\/approve\/verify$/, 'passkeys.approve-verify', 'user', passkeys.approveVerify),
+  api(/^\/-\/web\/passkeys\/confirm\/options$/, 'passkeys.confirm-options', 'user', passkeys.confirmOptions),
+  api(/^\/-\/web\/passkeys\/confirm\/verify$/, 'passkeys.confirm-verify', 'user', passkeys.confirmVerify),
 ];
 
 /** webauthn.js sits beside this file in the sources; a build (dist/) reads it from the sources. */

@@ -14,7 +14,7 @@ export interface WebSessionPolicy {
 /** What a page may keep between requests of one session (never secrets of the account). */
 export interface SessionData {
   /** A WebAuthn challenge waiting for its answer, and what it is for. */
-  webauthn?: { challenge: string; purpose: 'register' | 'login' | 'second-factor' | 'approve'; expiresAt: number };
+  webauthn?: { challenge: string; purpose: 'register' | 'login' | 'second-factor' | 'approve' | 'confirm'; expiresAt: number };
   /** A password was right; the second factor is still to come. */
   pendingUserId?: number;
   pendingAt?: number;
@@ -24,6 +24,8 @@ export interface SessionData {
   flash?: string;
   /** Recovery codes to show once, right after they were generated. */
   freshRecoveryCodes?: string[];
+  /** When the person last confirmed it is them with a passkey ("sudo" for changes: a few minutes). */
+  passkeyConfirmedAt?: number;
 }
 
 export interface ResolvedSession {

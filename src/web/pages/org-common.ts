@@ -19,9 +19,37 @@ export type Render = (status?: number, refusal?: AttestryError) => Promise<void>
 export async function actingPrincipal(req: WebRequest, user: UserRecord): Promise<UserPrincipal> {
   const principal = principalOf(req.deps, user);
   const otp = req.field('otp').trim();
+  // A passkey confirmation of the last few minutes stands for a phishing-resistant factor.
+  if (otp === '' && passkeyConfirmedUntil(req) !== null) return { ...principal, mfa: { ...req.deps.secondFactors.mfaState(user), presented: 'webauthn' } };
   if (otp === '' || !req.session) return principal;
   const presented = await req.deps.secondFactors.verifyPresented(user, otp, sessionCredential(req.session), req.ip);
   return { ...principal, mfa: { ...req.deps.secondFactors.mfaState(user), presented } };
+}
+
+/** How long a passkey confirmation lets changes through ("sudo"), as short as one sitting. */
+export const PASSKEY_CONFIRMATION_MS = 5 * 60_000;
+
+/** The end of the current passkey confirmation, or null. */
+export function passkeyConfirmedUntil(req: WebRequest): number | null {
+  const at = req.session?.data.passkeyConfirmedAt;
+  if (at === undefined || req.session?.record.userId !== req.user?.id) return null;
+  const until = at + PASSKEY_CONFIRMATION_MS;
+  return until > req.deps.clock() ? until : null;
+}
+
+/**
+ * The "confirm with a passkey" form for pages with changes, for people with a passkey: it is how
+ * passkey-only accounts confirm changes, and the only way to change a critical package here. The
+ * page must load webauthn.js (`{ script: true }`).
+ */
+export async function passkeyConfirmation(req: WebRequest, back: string): Promise<string> {
+  const user = req.user;
+  if (!user || !req.deps.secondFactors.passkeysAvailable || (await req.deps.secondFactors.passkeys(user.id)).length === 0) return '';
+  const until = passkeyConfirmedUntil(req);
+  const state = until === null ? '' : ` <span id="passkey-confirmed" data-until="${new Date(until).toISOString()}">Confirmed until ${new Date(until).toISOString().slice(11, 16)} UTC.</span>`;
+  return `<form id="passkey-confirm" data-webauthn="authenticate" data-options-url="/-/web/passkeys/confirm/options" data-verify-url="/-/web/passkeys/confirm/verify">
+<input type="hidden" name="returnTo" value="${escapeHtml(back)}"><p>Changes that need a second factor: confirm with a passkey (for ${PASSKEY_CONFIRMATION_MS / 60_000} minutes), or type a one-time password in the form.${state}</p>
+<button type="submit" id="passkey-confirm-button">Confirm with a passkey</button><p role="alert" data-webauthn-error></p></form>`;
 }
 
 /** The optional code field, only for people who have a second factor to type a code from. */

@@ -5,7 +5,7 @@ import type { UserRecord } from '../../storage/metadata/store.ts';
 import type { UserPrincipal } from '../../security/authz/principal.ts';
 import { escapeHtml } from '../html.ts';
 import { alert, principalOf, type WebRequest } from '../web-context.ts';
-import { hidden, orgPath, otpField, packageAccessPath, pageChange, segment, teamPath } from './org-common.ts';
+import { hidden, orgPath, otpField, packageAccessPath, pageChange, passkeyConfirmation, segment, teamPath } from './org-common.ts';
 
 /** The route captures `<org>/team/<team>` as one parameter (segments never hold a slash). */
 function names(param: string): { org: string; team: string } {
@@ -44,10 +44,10 @@ ${otpField(req, 'team-member-otp')}<button type="submit" id="team-member-add">Ad
 <label for="grant-permission">Permission</label><select id="grant-permission" name="permission"><option value="read-only">read-only</option><option value="read-write">read-write</option></select>
 ${otpField(req, 'grant-otp')}<button type="submit" id="grant-submit">Grant</button></form>` : '';
 
-  req.html(status, `@${org}:${team}`, `${refusal ? alert(refusal) : ''}${await req.takeFlash()}
+  req.html(status, `@${org}:${team}`, `${refusal ? alert(refusal) : ''}${await req.takeFlash()}${canManage ? await passkeyConfirmation(req, base) : ''}
 <p><a href="${orgPath(org)}" id="back-to-org">Back to @${escapeHtml(org)}</a></p>
 <section aria-labelledby="team-members-h"><h2 id="team-members-h">Members</h2>${membersTable}${addMember}</section>
-<section aria-labelledby="grants-h"><h2 id="grants-h">Package access</h2>${grantsTable}${grantForm}</section>`);
+<section aria-labelledby="grants-h"><h2 id="grants-h">Package access</h2>${grantsTable}${grantForm}</section>`, { script: canManage });
 }
 
 export const showTeam = (req: WebRequest, param: string): Promise<void> => {

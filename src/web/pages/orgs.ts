@@ -6,7 +6,7 @@ import type { AttestryError } from '../../core/errors.ts';
 import type { OrgRole, UserRecord } from '../../storage/metadata/store.ts';
 import { escapeHtml } from '../html.ts';
 import { alert, principalOf, when, type WebRequest } from '../web-context.ts';
-import { hidden, orgPath, type Change, otpField, packageAccessPath, pageChange, roleLabel, roleSelect, segment, teamPath } from './org-common.ts';
+import { hidden, orgPath, type Change, otpField, packageAccessPath, pageChange, passkeyConfirmation, roleLabel, roleSelect, segment, teamPath } from './org-common.ts';
 
 // ---------- /-/web/orgs ----------
 
@@ -96,9 +96,9 @@ async function renderOrg(req: WebRequest, org: string, status = 200, refusal?: A
   const myRole = members.find((m) => m.name === user.name)?.role;
   const canManage = manages(myRole);
   const audit = canManage ? `<p><a href="${orgPath(org)}/audit" id="audit-link">Audit log</a>: every change to members, teams and package access.</p>` : '';
-  req.html(status, `@${org}`, `${refusal ? alert(refusal) : ''}${await req.takeFlash()}
+  req.html(status, `@${org}`, `${refusal ? alert(refusal) : ''}${await req.takeFlash()}${canManage ? await passkeyConfirmation(req, orgPath(org)) : ''}
 <p>Your role: <strong id="my-role" data-role="${escapeHtml(myRole ?? '')}">${myRole ? roleLabel(myRole) : '—'}</strong>. <a href="/-/web/orgs">All your organizations</a></p>${audit}
-${membersSection(req, org, members, canManage)}${await teamsSection(req, org, canManage)}${await packagesSection(req, org)}`);
+${membersSection(req, org, members, canManage)}${await teamsSection(req, org, canManage)}${await packagesSection(req, org)}`, { script: canManage });
 }
 
 export const showOrg = (req: WebRequest, param: string): Promise<void> => renderOrg(req, orgName(param));

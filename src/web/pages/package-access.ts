@@ -7,7 +7,7 @@ import type { PackageSnapshot } from '../../core/packages/package-service.ts';
 import type { PackageMfaPolicy, UserRecord } from '../../storage/metadata/store.ts';
 import { escapeHtml } from '../html.ts';
 import { alert, principalOf, type WebRequest } from '../web-context.ts';
-import { otpField, packageAccessPath, pageChange, segment } from './org-common.ts';
+import { otpField, packageAccessPath, pageChange, passkeyConfirmation, segment } from './org-common.ts';
 
 const POLICIES: ReadonlyArray<{ value: PackageMfaPolicy; label: string }> = [
   { value: 'none', label: 'Not required' },
@@ -62,14 +62,16 @@ ${otpField(req, 'access-otp')}<button type="submit" id="access-submit">Change th
 <label for="mfa-policy">Two-factor authentication for writes</label><select id="mfa-policy" name="mfa">
 ${POLICIES.map((p) => `<option value="${p.value}"${p.value === pkg.mfaPolicy ? ' selected' : ''}>${escapeHtml(p.label)}</option>`).join('')}</select>
 ${otpField(req, 'mfa-otp')}<button type="submit" id="mfa-submit">Change the 2FA policy</button></form>` : '';
+  // Critical (by an administrator or by downloads): every change needs a passkey, whatever the policy says.
+  const critical = pkg.critical || pkg.criticalAuto ? '<p id="access-critical">Critical package: every change needs a passkey (confirm with one above).</p>' : '';
   const readOnly = cannot === null ? ''
     : `<p id="access-read-only" data-reason="${escapeHtml(cannot.code)}">You cannot change these settings: ${escapeHtml(cannot.message)}</p>`;
 
-  req.html(status, `${name}: access`, `${refusal ? alert(refusal) : ''}${await req.takeFlash()}${readOnly}
+  req.html(status, `${name}: access`, `${refusal ? alert(refusal) : ''}${await req.takeFlash()}${readOnly}${manage ? await passkeyConfirmation(req, action) : ''}
 <section aria-labelledby="status-h"><h2 id="status-h">Status</h2><p><strong id="access-state" data-access="${escapeHtml(pkg.access)}">${escapeHtml(pkg.access)}</strong></p>${unscoped}${statusForm}</section>
-<section aria-labelledby="mfa-h"><h2 id="mfa-h">Two-factor policy</h2><p><strong id="mfa-state" data-mfa="${escapeHtml(pkg.mfaPolicy)}">${escapeHtml(policy.label)}</strong></p>${mfaForm}</section>
+<section aria-labelledby="mfa-h"><h2 id="mfa-h">Two-factor policy</h2><p><strong id="mfa-state" data-mfa="${escapeHtml(pkg.mfaPolicy)}">${escapeHtml(policy.label)}</strong></p>${critical}${mfaForm}</section>
 <section aria-labelledby="maintainers-h"><h2 id="maintainers-h">Maintainers</h2>${maintainers}<p>Change maintainers with <code>npm owner</code>.</p></section>
-<section aria-labelledby="package-teams-h"><h2 id="package-teams-h">Teams</h2>${teamTable}</section>`);
+<section aria-labelledby="package-teams-h"><h2 id="package-teams-h">Teams</h2>${teamTable}</section>`, { script: manage });
 }
 
 export const showPackageAccess = (req: WebRequest, param: string): Promise<void> => renderAccess(req, nameOf(param));

@@ -102,3 +102,19 @@ export async function approveVerify(req: WebRequest): Promise<void> {
   req.ctx.logFields.user = user.name;
   req.json(200, { redirect: `/-/web/otp/${id}` });
 }
+
+export async function confirmOptions(req: WebRequest): Promise<void> {
+  await issue(req, 'confirm', await req.deps.secondFactors.passkeyAuthenticationOptions(loggedIn(req)));
+}
+
+/** A passkey confirms the person for the next changes (PASSKEY_CONFIRMATION_MS), then back to the page. */
+export async function confirmVerify(req: WebRequest): Promise<void> {
+  const user = loggedIn(req);
+  const challenge = await take(req, 'confirm');
+  await req.deps.secondFactors.verifyPasskey(req.fields.credential, challenge, user);
+  const session = await req.ensureSession();
+  session.data.passkeyConfirmedAt = req.deps.clock();
+  await req.saveSession();
+  req.ctx.logFields.user = user.name;
+  req.json(200, { redirect: safeReturnTo(req.field('returnTo')) ?? '/-/web/account' });
+}
