@@ -3,12 +3,12 @@
 // whose key changes silently is a log nobody can audit. Rotation (`attestry keys rotate-log`) is
 // explicit and logged: the new key goes first in the file, the previous one stays after it and
 // cosigns every checkpoint, so clients that pinned it can follow the handover.
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { AttestryError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { generateSignerKey, isValidKeyName, parseSignerKey, type Signer } from '../../security/transparency/signed-note.ts';
-import { writeFileAtomic } from '../../security/signing/atomic-file.ts';
+import { readPrivateFile, writeFileAtomic } from '../../security/signing/atomic-file.ts';
 
 export interface LogKey {
   /** The signer; its name is the log's origin. */
@@ -43,24 +43,7 @@ export function logKeyFileFor(config: { dataDir: string; transparency: { keyFile
 }
 
 function readKeyFile(file: string): string | null {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw logKeyError('LOG_KEY_UNREADABLE', file, `cannot be opened (${(e as NodeJS.ErrnoException).code ?? 'unknown error'})`);
-  }
-  try {
-    // Checked on the open descriptor, so the file read is the file checked.
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw logKeyError('LOG_KEY_UNREADABLE', file, 'is not a regular file');
-    if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
-      throw logKeyError('LOG_KEY_PERMISSIONS', file, `holds a private key but is readable by others (mode ${(stat.mode & 0o777).toString(8)}); run chmod 600 on it`);
-    }
-    return readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
-  }
+  return readPrivateFile(file, (problem, reason) => logKeyError(problem === 'permissions' ? 'LOG_KEY_PERMISSIONS' : 'LOG_KEY_UNREADABLE', file, reason));
 }
 
 function parseKeyFile(text: string, file: string): LogKey {

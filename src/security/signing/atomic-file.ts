@@ -1,7 +1,8 @@
-// Crash-safe replacement of a small secret file: write a private temp file next to it, fsync, then
-// rename (or link, to create without clobbering) over the target and fsync the directory. A crash
-// at any instant leaves either the old file or the new one, never a torn one.
-import { closeSync, fchmodSync, fsyncSync, linkSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// Small secret files (key rings, the log key). Writing: a private temp file next to the target,
+// fsync, then rename (or link, to create without clobbering) over it and fsync the directory — a
+// crash at any instant leaves either the old file or the new one, never a torn one. Reading:
+// only a regular file nobody else may read.
+import { closeSync, fchmodSync, fstatSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 
@@ -55,5 +56,37 @@ export function writeFileAtomic(file: string, content: string, mode: 'create' | 
   } finally {
     // After a link the temp name is a second name for the same file; after a rename it is gone.
     if (!placed) rmSync(temp, { force: true });
+  }
+}
+
+/** Why a private file could not be read: callers turn it into their own typed error. */
+export type PrivateFileProblem = 'unreadable' | 'permissions';
+
+/**
+ * The text of a file that holds a private key, or null when it does not exist. Refuses (through
+ * `fail`) a file that cannot be opened or read, is not a regular file, or is readable by others —
+ * checked on the open descriptor, so the file read is the file checked.
+ */
+export function readPrivateFile(file: string, fail: (problem: PrivateFileProblem, reason: string) => Error): string | null {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw fail('unreadable', `cannot be opened (${(e as NodeJS.ErrnoException).code ?? 'unknown error'})`);
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw fail('unreadable', 'is not a regular file');
+    if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
+      throw fail('permissions', `holds a private key but is readable by others (mode ${(stat.mode & 0o777).toString(8)}); run chmod 600 on it`);
+    }
+    try {
+      return readFileSync(fd, 'utf8');
+    } catch (e) {
+      throw fail('unreadable', `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'unknown error'})`);
+    }
+  } finally {
+    closeSync(fd);
   }
 }

@@ -1,11 +1,11 @@
 // The registry's signing keys: a key ring kept in one JSON file (mode 0600) that remembers every key
 // ever used, so signatures made before a rotation stay verifiable, and keeps the private key of the
 // active one only.
-import { fstatSync, mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { systemClock, type Clock } from '../../core/clock.ts';
-import { writeFileAtomic } from './atomic-file.ts';
+import { readPrivateFile, writeFileAtomic } from './atomic-file.ts';
 import { generateStoredKey, keyRingError, parseKeyRing, serializeKeyRing, type StoredKey } from './key-ring-file.ts';
 
 export { keyIdOf } from './key-id.ts';
@@ -60,30 +60,8 @@ function publicView(keys: readonly StoredKey[]): readonly RegistryPublicKey[] {
 }
 
 function readRing(file: string): StoredKey[] | null {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw keyRingError('KEY_RING_UNREADABLE', file, `cannot be opened (${(e as NodeJS.ErrnoException).code ?? 'unknown error'})`);
-  }
-  try {
-    // Checked on the open descriptor, not the path, so the file read is the file checked.
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw keyRingError('KEY_RING_UNREADABLE', file, 'is not a regular file');
-    if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
-      throw keyRingError('KEY_RING_PERMISSIONS', file, `holds a private key but is readable by others (mode ${(stat.mode & 0o777).toString(8)}); run chmod 600 on it`);
-    }
-    let text: string;
-    try {
-      text = readFileSync(fd, 'utf8');
-    } catch (e) {
-      throw keyRingError('KEY_RING_UNREADABLE', file, `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'unknown error'})`);
-    }
-    return parseKeyRing(text, file);
-  } finally {
-    closeSync(fd);
-  }
+  const text = readPrivateFile(file, (problem, reason) => keyRingError(problem === 'permissions' ? 'KEY_RING_PERMISSIONS' : 'KEY_RING_UNREADABLE', file, reason));
+  return text === null ? null : parseKeyRing(text, file);
 }
 
 export class RegistryKeyRing implements KeySource {
