@@ -129,16 +129,24 @@ async function auditCost(): Promise<Record<string, number>> {
   const fake = await new FakeLog().start();
   for (let i = 0; i < ENTRIES; i++) fake.append(Buffer.from(entryFor(i)));
   const buildSeconds = (performance.now() - built) / 1000;
-  const state = mkdtempSync(path.join(os.tmpdir(), 'attestry-bench-audit-'));
   try {
-    const cold = await runCli(['log', 'audit', '--registry', fake.url, '--state', state, '--json'], {});
-    if (cold.status !== 0) throw new Error(`audit failed: ${cold.stdout}${cold.stderr}`);
-    const warm = await runCli(['log', 'audit', '--registry', fake.url, '--state', state, '--json'], {});
-    if (warm.status !== 0) throw new Error(`audit failed: ${warm.stdout}${warm.stderr}`);
-    const report = JSON.parse(cold.stdout) as { size: number; seconds: number };
-    return { entries: report.size, buildSeconds, coldAuditSeconds: cold.seconds, coldAuditInsideSeconds: report.seconds, warmAuditSeconds: warm.seconds };
+    return { buildSeconds, ...(await auditTwice(fake.url)) };
   } finally {
     await fake.close();
+  }
+}
+
+/** `attestry log audit` end to end, cold (empty state dir) then warm (full tiles cached). */
+async function auditTwice(registryUrl: string): Promise<Record<string, number>> {
+  const state = mkdtempSync(path.join(os.tmpdir(), 'attestry-bench-audit-'));
+  try {
+    const cold = await runCli(['log', 'audit', '--registry', registryUrl, '--state', state, '--json'], {});
+    if (cold.status !== 0) throw new Error(`audit failed: ${cold.stdout}${cold.stderr}`);
+    const warm = await runCli(['log', 'audit', '--registry', registryUrl, '--state', state, '--json'], {});
+    if (warm.status !== 0) throw new Error(`audit failed: ${warm.stdout}${warm.stderr}`);
+    const report = JSON.parse(cold.stdout) as { size: number; seconds: number };
+    return { entries: report.size, coldAuditSeconds: cold.seconds, coldAuditInsideSeconds: report.seconds, warmAuditSeconds: warm.seconds };
+  } finally {
     rmSync(state, { recursive: true, force: true });
   }
 }
@@ -150,7 +158,6 @@ async function auditCost(): Promise<Record<string, number>> {
  */
 async function auditRealCost(): Promise<Record<string, number>> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'attestry-bench-audit-real-'));
-  const state = mkdtempSync(path.join(os.tmpdir(), 'attestry-bench-audit-state-'));
   const built = performance.now();
   const { store } = await openStorage(loadConfig({ ATTESTRY_DATA_DIR: dataDir }));
   try {
@@ -167,15 +174,9 @@ async function auditRealCost(): Promise<Record<string, number>> {
   const buildSeconds = (performance.now() - built) / 1000;
   const registry = await startRegistry({ dataDir });
   try {
-    const cold = await runCli(['log', 'audit', '--registry', registry.url, '--state', state, '--json'], {});
-    if (cold.status !== 0) throw new Error(`audit failed: ${cold.stdout}${cold.stderr}`);
-    const warm = await runCli(['log', 'audit', '--registry', registry.url, '--state', state, '--json'], {});
-    if (warm.status !== 0) throw new Error(`audit failed: ${warm.stdout}${warm.stderr}`);
-    const report = JSON.parse(cold.stdout) as { size: number; seconds: number };
-    return { entries: report.size, buildSeconds, coldAuditSeconds: cold.seconds, coldAuditInsideSeconds: report.seconds, warmAuditSeconds: warm.seconds };
+    return { buildSeconds, ...(await auditTwice(registry.url)) };
   } finally {
     await registry.destroy();
-    rmSync(state, { recursive: true, force: true });
   }
 }
 
