@@ -82,26 +82,10 @@ export class PackageService {
     return this.d.authorizer.check(principal, 'package:read', { ecosystem: eco.id, name, scope: eco.scopeOf(name), state: 'live', access, ownerIds, ...(org ? { org } : {}) }).allow;
   }
 
-  /**
-   * The reads that refusing a hidden restricted package costs (its row, its owners, the read rule),
-   * spent on a miss too, so that response times do not tell a missing name from a hidden one.
-   */
-  async spendLikeARefusal(principal: Principal, eco: Ecosystem, name: string): Promise<void> {
-    await this.d.store.findPackage(eco.id, name);
-    await this.d.store.listOwners(0);
-    await this.canRead(principal, eco, name, 'restricted', []);
-  }
-
   /** The artifact to serve; `principal` is only resolved when the package is restricted. */
   async servedArtifact(principal: () => Promise<Principal>, eco: Ecosystem, name: string, filename: string): Promise<ServedArtifact> {
     const art = await this.artifacts.get(`${eco.id}\0${name}\0${filename}`, () => this.d.store.findServedArtifact(eco.id, name, filename));
-    if (!art) {
-      // The same work as refusing a restricted artifact below, so response times do not tell a
-      // missing tarball from a hidden one (the answers are thrown away).
-      await this.d.store.listOwners(0);
-      await this.canRead(await principal(), eco, name, 'restricted', []);
-      throw notFound('ARTIFACT_NOT_FOUND', `${filename} is not in this registry`);
-    }
+    if (!art) throw notFound('ARTIFACT_NOT_FOUND', `${filename} is not in this registry`);
     if (art.access === 'restricted') {
       const owners = (await this.d.store.listOwners(art.packageId)).map((o) => o.id);
       if (!(await this.canRead(await principal(), eco, name, art.access, owners))) throw notFound('ARTIFACT_NOT_FOUND', `${filename} is not in this registry`);

@@ -107,18 +107,13 @@ function sendDocument(ctx: RequestContext, rep: Representation, form: 'abbrev' |
   ctx.res.end(ctx.method === 'HEAD' ? undefined : body);
 }
 
-/**
- * The 404 for a document. A name that does not exist and a restricted package the caller may not
- * read must cost the same work, or response times would tell them apart: a miss also resolves the
- * caller and asks the read rule (as for a hidden package), and a hidden package also looks for a
- * tombstone (as for a miss); the extra answers are thrown away.
- */
 async function notFoundDocument(d: NpmDeps, ctx: RequestContext, name: string, hidden = false): Promise<void> {
-  if (!hidden) await d.packages.canRead(await ctx.principal(), d.eco, name, 'restricted', []);
-  const tomb = await d.packages.document(d.eco, name, 'tombstone');
-  if (tomb && !hidden) {
-    sendJson(ctx.res, 404, JSON.parse(tomb.doc.body));
-    return;
+  if (!hidden) {
+    const tomb = await d.packages.document(d.eco, name, 'tombstone');
+    if (tomb) {
+      sendJson(ctx.res, 404, JSON.parse(tomb.doc.body));
+      return;
+    }
   }
   sendJson(ctx.res, 404, { error: `${name} is not in this registry (or you do not have access to it)`, code: 'PACKAGE_NOT_FOUND' });
 }
@@ -128,7 +123,6 @@ export async function getVersion(d: NpmDeps, ctx: RequestContext, name: string, 
   ctx.route = 'npm.version';
   const principal = await ctx.principal();
   const found = await d.packages.document(d.eco, name, 'full');
-  if (!found) await d.packages.spendLikeARefusal(principal, d.eco, name);
   if (!found || !(await d.packages.canRead(principal, d.eco, name, found.access, found.ownerIds))) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry (or you do not have access to it)`);
   const doc = JSON.parse(found.doc.body) as { 'dist-tags': Record<string, string>; versions: Record<string, unknown> };
   const version = doc['dist-tags'][spec] ?? spec;
