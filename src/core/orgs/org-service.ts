@@ -2,7 +2,8 @@
 // Every change runs in one transaction: read the actor's role, ask the authorizer, change, record
 // an `org.*` / `team.*` event with the acting user as actor. Package decisions that depend on
 // these rows are made by the authorizer through `orgStandingFor` (core/packages/access.ts).
-import { conflict, forbidden, invalid, notFound, unauthenticated, AttestryError } from '../errors.ts';
+import { conflict, invalid, notFound, unauthenticated } from '../errors.ts';
+import { refusalError } from '../packages/access.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 import type { Authorizer, Decision, OrgAction } from '../../security/authz/authorize.ts';
@@ -50,19 +51,7 @@ export function validateTeamName(raw: unknown): string {
 
 /** Org and team decisions mapped to typed errors; hidden orgs answer like absent ones. */
 function requireOrgAllowed(d: Decision, org: string): void {
-  if (d.allow) return;
-  const code = `AUTHZ_${d.rule.toUpperCase().replace(/-/g, '_')}`;
-  switch (d.outcome) {
-    case 'unauthenticated':
-      throw unauthenticated(code, d.message);
-    case 'hidden':
-      throw notFound('ORG_NOT_FOUND', `There is no organization ${org}`);
-    case 'forbidden':
-      throw forbidden(code, d.message);
-    case 'second-factor':
-      throw new AttestryError('unauthenticated', 'OTP_REQUIRED', d.message, { phishingResistant: d.rule === 'phishing-resistant-mfa-required' });
-  }
-  throw forbidden(code, d.message);
+  if (!d.allow) throw refusalError(d, () => notFound('ORG_NOT_FOUND', `There is no organization ${org}`));
 }
 
 interface Acting {

@@ -52,19 +52,27 @@ export async function packageResourceFor(ops: OrgLookup & Pick<MetadataOps, 'lis
   return resourceFor(eco, name, pkg, owners, await orgStandingFor(ops, eco, name, principal));
 }
 
-export function requireAllowed(decision: Decision, name: string): void {
-  if (decision.allow) return;
+/**
+ * A refusal as the typed error every edge maps: `AUTHZ_<RULE>` for unauthenticated and forbidden,
+ * `OTP_REQUIRED` when a second factor is missing (the npm edge answers it with 401 +
+ * `www-authenticate: OTP` and a web-OTP challenge), and `hidden()` — the resource's own
+ * "not found" — when the caller may not even learn that it exists.
+ */
+export function refusalError(decision: Extract<Decision, { allow: false }>, hidden: () => AttestryError): AttestryError {
   const code = `AUTHZ_${decision.rule.toUpperCase().replace(/-/g, '_')}`;
   switch (decision.outcome) {
     case 'unauthenticated':
-      throw unauthenticated(code, decision.message);
+      return unauthenticated(code, decision.message);
     case 'hidden':
-      throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry (or you do not have access to it)`);
-    case 'forbidden':
-      throw forbidden(code, decision.message);
+      return hidden();
     case 'second-factor':
-      // The npm edge answers this with 401 + `www-authenticate: OTP` and a web-OTP challenge.
-      throw new AttestryError('unauthenticated', 'OTP_REQUIRED', decision.message, { phishingResistant: decision.rule === 'phishing-resistant-mfa-required' });
+      return new AttestryError('unauthenticated', 'OTP_REQUIRED', decision.message, { phishingResistant: decision.rule === 'phishing-resistant-mfa-required' });
+    case 'forbidden':
+      return forbidden(code, decision.message);
   }
-  throw new AttestryError('forbidden', code, decision.message);
+}
+
+export function requireAllowed(decision: Decision, name: string): void {
+  if (decision.allow) return;
+  throw refusalError(decision, () => notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry (or you do not have access to it)`));
 }
