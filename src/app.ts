@@ -23,7 +23,7 @@ import { buildTrustRoots, loadTrustRootFile, publicGoodTrustedRoot, type TrustRo
 import { verifyNpmProvenance } from './security/provenance/npm-provenance.ts';
 import { RegistryKeyRing } from './security/signing/registry-keys.ts';
 import { Authorizer } from './security/authz/authorize.ts';
-import { ANONYMOUS, type UserPrincipal } from './security/authz/principal.ts';
+import { ANONYMOUS } from './security/authz/principal.ts';
 import { AttestryError } from './core/errors.ts';
 import type { AccountSecurityDeps } from './core/accounts/account-service.ts';
 import { EmailVerification } from './core/accounts/email-verification.ts';
@@ -184,23 +184,23 @@ export async function startRegistry(config: Config, options: { log?: Logger; clo
       if (cred.kind === 'bearer') {
         // User tokens are by far the common case; a minted trusted-publishing token is looked up
         // only when the value is no user's token.
-        let user;
         try {
-          user = await accountsNow().resolveToken(cred.token, ctx.ip);
+          return await accountsNow().resolveToken(cred.token, ctx.ip);
         } catch (e) {
           const grant = await late.trust?.resolveToken(cred.token);
           if (grant) return grant;
           throw e;
         }
-        return withOtp(user, ctx.req.headers['npm-otp'], ctx.ip);
       }
-      if (cred.kind === 'basic') return withOtp(await accountsNow().resolvePassword(cred.username, cred.password, ctx.ip), ctx.req.headers['npm-otp'], ctx.ip);
+      if (cred.kind === 'basic') return accountsNow().resolvePassword(cred.username, cred.password, ctx.ip);
       return ANONYMOUS;
     },
+    /** A second factor sent with the request (npm's `npm-otp`) is verified once, here, into the principal. */
+    async presentSecondFactor(ctx, p) {
+      const header = ctx.req.headers['npm-otp'];
+      return p.kind === 'user' && typeof header === 'string' && header.length > 0 ? accountsNow().withPresentedOtp(p, header, ctx.ip) : p;
+    },
   });
-  /** A second factor sent with the request (npm's `npm-otp`) is verified once, here, into the principal. */
-  const withOtp = async (p: UserPrincipal, header: string | string[] | undefined, ip: string | null): Promise<UserPrincipal> =>
-    typeof header === 'string' && header.length > 0 ? accountsNow().withPresentedOtp(p, header, ip) : p;
   const address = await server.listen(config.port, config.host);
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const publicUrl = config.publicUrl ?? `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;

@@ -16,7 +16,15 @@ export interface RequestContext {
   route: string;
   /** Extra fields for the access log line (never secrets). */
   readonly logFields: Record<string, unknown>;
+  /** Who is asking, with any second factor sent with the request (npm-otp) verified. */
   principal(): Promise<Principal>;
+  /**
+   * Who is asking, for a read: the credential is checked, a second factor is not. Reads never need
+   * one, and verifying it would count a wrong code again on every GET a command makes (the
+   * brute-force throttle), and would answer a wrong code on a hidden package differently from a
+   * missing one.
+   */
+  reader(): Promise<Principal>;
 }
 
 /**

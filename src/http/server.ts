@@ -16,8 +16,13 @@ export interface ServerDeps {
   log: Logger;
   metrics: Metrics;
   handlers: Handler[];
+  /** The credential's principal (a token, a password, or anonymous); never a second factor. */
   resolvePrincipal(ctx: RequestContext): Promise<Principal>;
+  /** Adds the second factor sent with the request, verified; absent: the principal unchanged. */
+  presentSecondFactor?(ctx: RequestContext, principal: Principal): Promise<Principal>;
 }
+
+type Resolvers = Pick<ServerDeps, 'resolvePrincipal' | 'presentSecondFactor'>;
 
 /** Paths whose segments are capabilities or secrets; the access log shows them redacted. */
 const SECRET_PATHS = [/^(\/-\/v1\/done\/)[^/?]+/, /^(\/-\/user\/token\/)[^/?]+/, /^(\/-\/npm\/v1\/tokens\/token\/)[^/?]+/, /^(\/-\/web\/login\/)[^/?]+/,
@@ -43,13 +48,14 @@ class Exchange implements RequestContext {
   route = 'unmatched';
   private readonly rawUrl: string;
   private readonly queryAt: number;
-  private readonly resolver: ServerDeps['resolvePrincipal'];
+  private readonly resolvers: Resolvers;
+  private readerP: Promise<Principal> | undefined;
   private principalP: Promise<Principal> | undefined;
   private queryP: URLSearchParams | undefined;
   private requestIdP: string | undefined;
   private logFieldsP: Record<string, unknown> | undefined;
 
-  constructor(req: http.IncomingMessage, res: http.ServerResponse, resolver: ServerDeps['resolvePrincipal']) {
+  constructor(req: http.IncomingMessage, res: http.ServerResponse, resolvers: Resolvers) {
     this.req = req;
     this.res = res;
     this.method = req.method ?? 'GET';
@@ -57,7 +63,7 @@ class Exchange implements RequestContext {
     this.queryAt = this.rawUrl.indexOf('?');
     this.path = this.queryAt === -1 ? this.rawUrl : this.rawUrl.slice(0, this.queryAt);
     this.ip = req.socket.remoteAddress ?? '';
-    this.resolver = resolver;
+    this.resolvers = resolvers;
   }
 
   get query(): URLSearchParams {
@@ -72,8 +78,13 @@ class Exchange implements RequestContext {
     return (this.logFieldsP ??= {});
   }
 
+  reader(): Promise<Principal> {
+    return (this.readerP ??= this.resolvers.resolvePrincipal(this));
+  }
+
   principal(): Promise<Principal> {
-    return (this.principalP ??= this.resolver(this));
+    const present = this.resolvers.presentSecondFactor;
+    return (this.principalP ??= present ? this.reader().then((p) => present(this, p)) : this.reader());
   }
 }
 
@@ -113,7 +124,7 @@ export class HttpServer {
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     this.inFlight++;
     this.started++;
-    const ctx = new Exchange(req, res, this.deps.resolvePrincipal);
+    const ctx = new Exchange(req, res, this.deps);
     let outcome: boolean | Promise<boolean>;
     try {
       outcome = this.runHandlers(ctx, 0);

@@ -20,7 +20,7 @@ export interface TlogRoutesDeps {
 export function tlogHandler(d: TlogRoutesDeps): Handler {
   const requireReader = async (ctx: RequestContext): Promise<void> => {
     if (d.public) return;
-    if ((await ctx.principal()).kind !== 'user') throw unauthenticated('TLOG_LOGIN_REQUIRED', 'This registry serves its transparency log to logged-in users only');
+    if ((await ctx.reader()).kind !== 'user') throw unauthenticated('TLOG_LOGIN_REQUIRED', 'This registry serves its transparency log to logged-in users only');
   };
 
   const sendBytes = (ctx: RequestContext, data: Buffer, full: boolean): void => {
@@ -67,7 +67,7 @@ export function tlogHandler(d: TlogRoutesDeps): Handler {
     if (rest.startsWith('lookup/')) {
       ctx.route = 'tlog.lookup';
       const { ecosystem, name, version } = parseLookup(rest.slice('lookup/'.length));
-      const found = await d.log.lookup(await ctx.principal(), ecosystem, name, version);
+      const found = await d.log.lookup(await ctx.reader(), ecosystem, name, version);
       // `?size=<s>`: with the inclusion proof of that entry in the tree of size s (by name@version).
       const sizeText = ctx.query.get('size');
       if (sizeText === null) {

@@ -483,6 +483,12 @@ for (const store of storesUnderTest()) {
         const npm = npmAs(bob.token);
         const body = publishBody({ name: 'bob-widget', version: '1.0.0', registry: registry.url });
         const guess = () => putPublish(registry.url, bob.token, body, { 'npm-otp': app.wrongCode() });
+        // Reads never check a one-time password: npm sends `--otp` with every request of a command,
+        // and its GETs must neither fail nor count as wrong codes (the count below starts at zero).
+        for (let i = 0; i < 5; i++) {
+          const read = await request('GET', `${registry.url}/bob-widget`, bob.token, undefined, { 'npm-otp': app.wrongCode() });
+          assert.equal(read.status, 404, JSON.stringify(read.body));
+        }
         const first = await npmPublish(npm, 'bob-widget', '1.0.0', ['--otp', app.wrongCode()]);
         assert.notEqual(first.code, 0);
         assert.match(first.stderr, /EOTP|E401/);

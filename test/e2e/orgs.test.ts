@@ -233,4 +233,27 @@ describe('organizations with the npm CLI (sqlite)', { timeout: 300_000 }, () => 
       assert.equal(JSON.stringify(hidden.body).replaceAll(widget, 'NAME'), JSON.stringify(absent.body).replaceAll(missing, 'NAME'), what);
     }
   });
+  it('nor by the answer to a wrong credential or a wrong one-time password, on the document, a version or a tarball', async () => {
+    const missing = '@acme/never-published';
+    const paths = (n: string) => [`/${escapeName(n)}`, `/${escapeName(n)}/1.0.0`, `/${n}/-/${n.split('/')[1]}-1.0.0.tgz`, `/-/package/${escapeName(n)}/visibility`];
+    const callers: Array<[string, string | null, Record<string, string>, number]> = [
+      ['anonymous', null, {}, 404],
+      // A read never asks for a second factor, so a wrong code sent along is not checked (and not counted).
+      ['an outsider with a wrong one-time password', token('carol'), { 'npm-otp': '000000' }, 404],
+      // A credential that is no one's is refused before anything is looked up, whatever the name.
+      ['a token that is no one\'s', 'atr_notarealtoken', {}, 401],
+    ];
+    for (const [who, bearer, headers, status] of callers) {
+      const hiddenPaths = paths(widget);
+      const absentPaths = paths(missing);
+      for (let i = 0; i < hiddenPaths.length; i++) {
+        const hidden = await request('GET', `${registry.url}${hiddenPaths[i]}`, bearer, undefined, headers);
+        const absent = await request('GET', `${registry.url}${absentPaths[i]}`, bearer, undefined, headers);
+        assert.deepEqual([hidden.status, absent.status], [status, status], `${who}: ${hiddenPaths[i]}`);
+        assert.equal(JSON.stringify(hidden.body).replaceAll(widget, 'NAME').replaceAll('widget', 'BASE'), JSON.stringify(absent.body).replaceAll(missing, 'NAME').replaceAll('never-published', 'BASE'), `${who}: ${hiddenPaths[i]}`);
+      }
+    }
+    // The owner, who has an authenticator app, still reads with a stale code in her configuration.
+    assert.equal((await request('GET', `${registry.url}/${escapeName(widget)}`, token('olive'), undefined, { 'npm-otp': '000000' })).status, 200);
+  });
 });

@@ -82,10 +82,24 @@ export class PackageService {
     return this.d.authorizer.check(principal, 'package:read', { ecosystem: eco.id, name, scope: eco.scopeOf(name), state: 'live', access, ownerIds, ...(org ? { org } : {}) }).allow;
   }
 
-  /** The artifact to serve; `principal` is only resolved when the package is restricted. */
+  /**
+   * Spent on a miss: the reads that refusing a hidden restricted package costs and the miss did not
+   * already make (the package row, its owners), then the caller's org standing and the read rule;
+   * the answers are thrown away, so that response times do not tell a missing name from a hidden one.
+   */
+  async spendLikeARefusal(principal: Principal, eco: Ecosystem, name: string, also: { row: boolean; owners: boolean }): Promise<void> {
+    if (also.row) await this.d.store.findPackage(eco.id, name);
+    if (also.owners) await this.d.store.listOwners(0);
+    await this.canRead(principal, eco, name, 'restricted', []);
+  }
+
+  /** The artifact to serve; `principal` is only resolved when the package is restricted (or missing: see below). */
   async servedArtifact(principal: () => Promise<Principal>, eco: Ecosystem, name: string, filename: string): Promise<ServedArtifact> {
     const art = await this.artifacts.get(`${eco.id}\0${name}\0${filename}`, () => this.d.store.findServedArtifact(eco.id, name, filename));
-    if (!art) throw notFound('ARTIFACT_NOT_FOUND', `${filename} is not in this registry`);
+    if (!art) {
+      await this.spendLikeARefusal(await principal(), eco, name, { row: false, owners: true });
+      throw notFound('ARTIFACT_NOT_FOUND', `${filename} is not in this registry`);
+    }
     if (art.access === 'restricted') {
       const owners = (await this.d.store.listOwners(art.packageId)).map((o) => o.id);
       if (!(await this.canRead(await principal(), eco, name, art.access, owners))) throw notFound('ARTIFACT_NOT_FOUND', `${filename} is not in this registry`);
@@ -105,7 +119,10 @@ export class PackageService {
   /** A package the principal may read, or not found (restricted packages are indistinguishable from absent ones). */
   async snapshot(principal: Principal, eco: Ecosystem, name: string): Promise<PackageSnapshot> {
     const pkg = await this.d.store.findPackage(eco.id, name);
-    if (!pkg || pkg.deletedAt) throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry (or you do not have access to it)`);
+    if (!pkg || pkg.deletedAt) {
+      await this.spendLikeARefusal(principal, eco, name, { row: false, owners: true });
+      throw notFound('PACKAGE_NOT_FOUND', `${name} is not in this registry (or you do not have access to it)`);
+    }
     const owners = await this.d.store.listOwners(pkg.id);
     requireAllowed(this.d.authorizer.check(principal, 'package:read', resourceFor(eco, name, pkg, owners, await orgStandingFor(this.d.store, eco, name, principal))), name);
     return { pkg, owners };

@@ -13,7 +13,7 @@ const MAX_SEARCH_SIZE = 250;
 
 export async function getTags(d: NpmDeps, ctx: RequestContext, name: string): Promise<void> {
   ctx.route = 'npm.dist-tags.list';
-  const tags = await d.packages.tags(await ctx.principal(), d.eco, name);
+  const tags = await d.packages.tags(await ctx.reader(), d.eco, name);
   sendJson(ctx.res, 200, Object.fromEntries(tags));
 }
 
@@ -66,7 +66,7 @@ export function ping(ctx: RequestContext): void {
 
 export async function visibility(d: NpmDeps, ctx: RequestContext, name: string): Promise<void> {
   ctx.route = 'npm.visibility';
-  const { pkg } = await d.packages.snapshot(await ctx.principal(), d.eco, name);
+  const { pkg } = await d.packages.snapshot(await ctx.reader(), d.eco, name);
   // npm reads `public`; `mfa` (none | publish | automation) is what `npm access set mfa=` set.
   sendJson(ctx.res, 200, { public: pkg.access === 'public', mfa: pkg.mfaPolicy });
 }
@@ -100,17 +100,11 @@ function mfaPolicyOf(b: Record<string, unknown>): PackageMfaPolicy {
   return overrides ? 'automation' : 'publish';
 }
 
-export async function collaborators(d: NpmDeps, ctx: RequestContext, name: string): Promise<void> {
-  ctx.route = 'npm.collaborators';
-  const { owners } = await d.packages.snapshot(await ctx.principal(), d.eco, name);
-  sendJson(ctx.res, 200, Object.fromEntries(owners.map((o) => [o.name, 'write'])));
-}
-
 /** `GET /-/user/<name>/package` (and `/-/org/<name>/package`, which npm tries first). */
 export async function userPackages(d: NpmDeps, ctx: RequestContext, name: string, viaOrg: boolean): Promise<void> {
   ctx.route = viaOrg ? 'npm.org.packages' : 'npm.user.packages';
   requireUser(await ctx.principal());
-  // Organizations arrive later; until then npm falls back from the org route to the user route on 404.
+  // Reached from the org route when the name is no organization: npm then retries the user route.
   if (viaOrg) throw notFound('ORG_NOT_FOUND', `There is no organization ${name}`);
   const user = await d.accounts.findUser(decodeURIComponent(name));
   if (!user) throw notFound('USER_NOT_FOUND', `There is no user named ${name}`);

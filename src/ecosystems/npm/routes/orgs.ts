@@ -147,7 +147,7 @@ export async function orgPackages(d: NpmDeps, ctx: RequestContext, rawOrg: strin
 export async function collaborators(d: NpmDeps, ctx: RequestContext, name: string): Promise<void> {
   ctx.route = 'npm.collaborators';
   // snapshot refuses (404) a caller who may not read the package before anything is listed.
-  const { owners } = await d.packages.snapshot(await ctx.principal(), d.eco, name);
+  const { owners } = await d.packages.snapshot(await ctx.reader(), d.eco, name);
   const teams = d.orgs ? await d.orgs.packageTeams(d.eco.id, name) : [];
   sendJson(ctx.res, 200, { ...Object.fromEntries(owners.map((o) => [o.name, 'write'])), ...Object.fromEntries(teams.map((t) => [t.team, t.permission])) });
 }

@@ -50,7 +50,7 @@ export async function attestations(d: NpmDeps, ctx: RequestContext, raw: string)
   const spec = parseSpec(raw);
   if (!spec) throw notFound('VERSION_NOT_FOUND', 'Ask for /-/npm/v1/attestations/<name>@<version>');
   ctx.logFields.package = spec.name;
-  const found = await d.provenance.attestations(await ctx.principal(), d.eco, spec.name, spec.version);
+  const found = await d.provenance.attestations(await ctx.reader(), d.eco, spec.name, spec.version);
   if (!found.provenance) throw notFound('ATTESTATIONS_NOT_FOUND', `${spec.name}@${spec.version} was published without provenance`);
   // Bundles are embedded as the exact bytes that were uploaded or signed, never re-serialised.
   const entry = (predicateType: string, bundle: string) => `{"predicateType":${JSON.stringify(predicateType)},"bundle":${bundle}}`;
