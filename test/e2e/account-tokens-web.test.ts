@@ -95,6 +95,8 @@ for (const store of storesUnderTest()) {
       for (const field of ['name', 'packages', 'packagesAll', 'scopes', 'permission', 'orgs', 'orgsPermission', 'expires', 'cidr', 'bypass2fa', 'password']) {
         assert.match(page.html, new RegExp(`name="${field}"`), field);
       }
+      // The lifetime policy is told before the choice (the registry's defaults: a week, at most 90 days).
+      assert.match(page.html, /id="token-expires-hint">Empty: 7 days for a token that can write; [^<]* lives at most 90 days\./);
       // Every input has a label.
       for (const m of page.html.matchAll(/<input id="([^"]+)"/g)) assert.match(page.html, new RegExp(`for="${m[1]}"`), m[1]);
     });

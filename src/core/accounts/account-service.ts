@@ -71,6 +71,11 @@ export class AccountService {
     this.security = security;
   }
 
+  /** How long a token that can write lives when none is asked for, and at most (days): shown to people before they choose. */
+  get writeTokenLifetime(): { defaultDays: number; maxDays: number } {
+    return { defaultDays: this.policy.writeTokenDefaultDays, maxDays: this.policy.writeTokenMaxDays };
+  }
+
   /** Refuses passwords found in breach corpora (AUTHN-2.4); an unreachable source fails open, logged. */
   private async refuseLeaked(password: string): Promise<void> {
     const result = await this.security?.leaked.check(password);

@@ -41,6 +41,8 @@ export function describeScope(scope: TokenScope): string {
   return escapeHtml(parts.length === 0 ? 'no packages' : parts.join('; '));
 }
 
+const days = (n: number): string => (n === 1 ? '1 day' : `${n} days`);
+
 /** A free-text list ("a, b c"): commas and white space separate entries. */
 const listOf = (value: string): string[] => value.split(/[\s,]+/).filter((s) => s !== '');
 
@@ -53,6 +55,7 @@ function tokenForm(req: WebRequest, refusal?: AttestryError): string {
   const permission = req.field('permission') || 'read-write';
   const orgsPermission = req.field('orgsPermission') || 'read-only';
   const checked = (name: string) => (req.field(name) === 'on' ? ' checked' : '');
+  const lifetime = req.deps.accounts.writeTokenLifetime;
   return `${refusal ? alert(refusal) : ''}
 <p>A token narrows what you can do: it never gets more than your own rights. The token is shown once, right after you create it.</p>
 <form method="post" action="/-/web/account/tokens/new" id="token-form">${req.csrfField()}
@@ -71,7 +74,7 @@ function tokenForm(req: WebRequest, refusal?: AttestryError): string {
 <select id="token-orgs-permission" name="orgsPermission">${option('no-access', 'No access', orgsPermission)}${option('read-only', 'Read-only', orgsPermission)}${option('read-write', 'Read and write', orgsPermission)}</select>
 </fieldset>
 <label for="token-expires">Expires after (days)</label><input id="token-expires" name="expires" type="number" min="1" max="${MAX_DAYS}" inputmode="numeric" value="${v('expires')}" aria-describedby="token-expires-hint">
-<p id="token-expires-hint">Empty: the registry's default lifetime for tokens that can write; a read-only token then does not expire. Tokens that can write cannot outlive the registry's maximum.</p>
+<p id="token-expires-hint">Empty: ${days(lifetime.defaultDays)} for a token that can write; a read-only token then does not expire. On this registry a token that can write lives at most ${days(lifetime.maxDays)}.</p>
 <label for="token-cidr">Only from these IPv4 networks (CIDR, separated by commas or spaces; empty: anywhere)</label><input id="token-cidr" name="cidr" value="${v('cidr')}" placeholder="192.0.2.0/24">
 <label><input type="checkbox" id="token-bypass2fa" name="bypass2fa"${checked('bypass2fa')}> No second factor for writes (bypass 2FA: for automation; anyone holding the token can then publish)</label>
 <label for="token-password">Your current password</label><input id="token-password" name="password" type="password" autocomplete="current-password" required>
