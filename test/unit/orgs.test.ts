@@ -242,7 +242,7 @@ for (const kind of storesUnderTest()) {
       await orgs.grant(as('adam'), 'npm', 'acme', 'readers', '@acme/widget', 'read-only');
       assert.deepEqual(await orgs.listTeamPackages(as('bob'), 'npm', 'acme', 'devs'), [{ name: '@acme/widget', permission: 'read-write' }]);
       assert.deepEqual(await orgs.listTeamMembers(as('rita'), 'acme', 'devs'), ['bob']);
-      assert.deepEqual((await orgs.listTeams(as('rita'), 'acme')).map((t) => t.name), ['devs', 'readers']);
+      assert.deepEqual((await orgs.listTeams(as('rita'), 'acme')).map((t) => [t.name, t.members]), [['devs', 1], ['readers', 1]]);
       assert.deepEqual(await orgs.packageTeams('npm', '@acme/widget'), [{ team: 'acme:devs', permission: 'read-write' }, { team: 'acme:readers', permission: 'read-only' }]);
       assert.deepEqual(Object.fromEntries((await orgs.orgPackages(as('rita'), 'npm', 'acme')) ?? []), { '@acme/widget': 'read-only' });
       assert.deepEqual(Object.fromEntries((await orgs.orgPackages(as('olive'), 'npm', 'acme')) ?? []), { '@acme/widget': 'read-write' });

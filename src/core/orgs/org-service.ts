@@ -9,7 +9,7 @@ import type { Logger } from '../logger.ts';
 import type { Authorizer, Decision, OrgAction } from '../../security/authz/authorize.ts';
 import type { Principal } from '../../security/authz/principal.ts';
 import {
-  UniqueViolation, type EventRecord, type MetadataOps, type MetadataStore, type OrgRecord, type OrgRole, type TeamPermission, type TeamRecord, type UserRecord,
+  UniqueViolation, type EventRecord, type MetadataOps, type MetadataStore, type OrgRecord, type OrgRole, type TeamListing, type TeamPermission, type TeamRecord, type UserRecord,
 } from '../../storage/metadata/store.ts';
 
 export interface OrgServiceDeps {
@@ -138,7 +138,7 @@ export class OrgService {
     return this.d.store.listUserOrgs(userId);
   }
 
-  async listTeams(principal: Principal, orgName: string): Promise<TeamRecord[]> {
+  async listTeams(principal: Principal, orgName: string): Promise<TeamListing[]> {
     return this.read(principal, orgName, (tx, org) => tx.listTeams(org.id));
   }
 

@@ -332,6 +332,10 @@ export interface TeamRecord {
   createdAt: number;
 }
 
+export interface TeamListing extends TeamRecord {
+  members: number;
+}
+
 export interface TeamGrant {
   teamId: number;
   ecosystem: string;
@@ -530,7 +534,8 @@ export interface MetadataOps {
   findTeam(orgId: number, name: string): Promise<TeamRecord | undefined>;
   /** Deletes the team with its memberships and package grants. */
   deleteTeam(teamId: number): Promise<void>;
-  listTeams(orgId: number): Promise<TeamRecord[]>;
+  /** The org's teams by name, each with its number of members (one query, for listings). */
+  listTeams(orgId: number): Promise<TeamListing[]>;
   /** False when the user already was a member. */
   addTeamMember(teamId: number, userId: number): Promise<boolean>;
   removeTeamMember(teamId: number, userId: number): Promise<boolean>;

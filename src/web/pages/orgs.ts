@@ -62,7 +62,7 @@ async function teamsSection(req: WebRequest, org: string, canManage: boolean): P
   const teams = await req.deps.orgs.listTeams(principal, org);
   const rows: string[] = [];
   for (const t of teams) {
-    const count = (await req.deps.orgs.listTeamMembers(principal, org, t.name)).length;
+    const count = t.members;
     const del = canManage ? `<td><form method="post" action="${orgPath(org)}/teams/delete">${req.csrfField()}${hidden('team', t.name)}${otpField(req, `team-delete-otp-${escapeHtml(t.name)}`)}
 <button type="submit" data-action="delete-team" aria-label="Delete the team ${escapeHtml(t.name)}">Delete</button></form></td>` : '';
     rows.push(`<tr data-team="${escapeHtml(t.name)}"><td><a href="${teamPath(org, t.name)}">${escapeHtml(t.name)}</a></td><td>${escapeHtml(t.description)}</td>

@@ -4,7 +4,7 @@ import type {
   ArtifactRecord, DocumentRecord, DownloadCount, EmailTokenRecord, EventRecord, LoginSessionRecord, MetadataOps, MetadataStore, NewArtifact, NewEvent,
   AttestationRecord, NewPackage, NewRelease, NewUser, OtpChallengeRecord, PackageMfaPolicy, PackagePublisherRecord, PackageRecord, PackageRef, PublisherTokenRecord, ReleaseRecord,
   SearchHit, ServedArtifact, ThrottleRecord, TokenRecord, TrustedPublisherRecord, UserRecord, UserSecurityFields, WebAuthnCredentialRecord, WebSessionRecord,
-  OrgRecord, OrgRole, TeamGrant, TeamPermission, TeamRecord, LogConsistency, LogEntryRecord, NewLogEntry, LogCheckpointRecord,
+  OrgRecord, OrgRole, TeamGrant, TeamListing, TeamPermission, TeamRecord, LogConsistency, LogEntryRecord, NewLogEntry, LogCheckpointRecord,
 } from '../store.ts';
 import { decodeTokenScope } from '../../../security/tokens/token-scope.ts';
 import { leafHash, storedHashCount, storedHashesForRecord } from '../../../security/transparency/merkle.ts';
@@ -784,8 +784,9 @@ class SqlOps implements MetadataOps {
     await this.x.run('DELETE FROM team_packages WHERE team_id = ?', [teamId]);
     await this.x.run('DELETE FROM teams WHERE id = ?', [teamId]);
   }
-  async listTeams(orgId: number): Promise<TeamRecord[]> {
-    return (await this.x.all<Row>('SELECT * FROM teams WHERE org_id = ? ORDER BY name', [orgId])).map(toTeam);
+  async listTeams(orgId: number): Promise<TeamListing[]> {
+    const rows = await this.x.all<Row>('SELECT t.*, (SELECT COUNT(*) FROM team_members m WHERE m.team_id = t.id) AS members FROM teams t WHERE t.org_id = ? ORDER BY t.name', [orgId]);
+    return rows.map((r) => ({ ...toTeam(r), members: Number(r.members) }));
   }
   async addTeamMember(teamId: number, userId: number): Promise<boolean> {
     return (await this.x.run('INSERT INTO team_members (team_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING', [teamId, userId])).changes > 0;
