@@ -177,6 +177,28 @@ describe('organizations with the npm CLI (sqlite)', { timeout: 300_000 }, () => 
     assert.equal((await request('GET', `${registry.url}/-/npm/v1/org/acme/audit`, null)).status, 401);
   });
 
+  it('audit logs are read page by page: `next` continues where a page ended, nothing skipped or repeated', async () => {
+    const read = (path: string, who: string) => request('GET', `${registry.url}${path}`, token(who));
+    for (const [path, who] of [['/-/npm/v1/org/acme/audit', 'adam'], ['/-/npm/v1/user/audit', 'olive']] as const) {
+      const whole = await read(`${path}?limit=500`, who);
+      assert.equal(whole.body.next, null, 'everything fits in one page of 500');
+      const all = (whole.body.objects as Array<{ id: number }>).map((e) => e.id);
+      assert.ok(all.length > 5, `${path}: ${all.length} events`);
+      const paged: number[] = [];
+      let next: unknown = '';
+      for (let pages = 0; next !== null; pages++) {
+        assert.ok(pages <= all.length, 'the listing ends');
+        const page = await read(`${path}?limit=3${next ? `&before=${String(next)}` : ''}`, who);
+        assert.equal(page.status, 200, JSON.stringify(page.body));
+        paged.push(...(page.body.objects as Array<{ id: number }>).map((e) => e.id));
+        next = page.body.next;
+      }
+      assert.deepEqual(paged, all, path);
+    }
+    const bad = await read('/-/npm/v1/org/acme/audit?before=yesterday', 'adam');
+    assert.deepEqual([bad.status, bad.body.code], [400, 'BAD_CURSOR']);
+  });
+
   it('a person cannot sign up with an organization\'s name (it is their scope)', async () => {
     const r = await request('PUT', `${registry.url}/-/user/org.couchdb.user:acme`, null,
       { _id: 'org.couchdb.user:acme', name: 'acme', password: 'pw-acme-secret-long', email: 'acme@example.com', type: 'user', roles: [] });

@@ -8,7 +8,7 @@ import { storesUnderTest } from '../support/postgres.ts';
 import { openTestStore, type TestStore } from '../support/test-store.ts';
 import type { SqlDatabase } from '../../src/storage/metadata/sql/driver.ts';
 import type { SqlMetadataStore } from '../../src/storage/metadata/sql/sql-store.ts';
-import { UniqueViolation, type OtpChallengeRecord, type UserRecord, type UserSecurityFields, type WebSessionRecord } from '../../src/storage/metadata/store.ts';
+import { UniqueViolation, type EventCursor, type OtpChallengeRecord, type UserRecord, type UserSecurityFields, type WebSessionRecord } from '../../src/storage/metadata/store.ts';
 
 const NOW = Date.UTC(2026, 5, 1);
 const nth = <T>(list: readonly T[], i: number): T => list[i] ?? assert.fail(`no element ${i}`);
@@ -484,6 +484,29 @@ for (const kind of storesUnderTest()) {
           ['release.published', `@${org.name}/a`, org.id, u.name], ['org.created', null, org.id, u.name],
         ]);
         assert.equal((await store.listOrgEvents(org.id, 1)).length, 1);
+      });
+
+      it('audit listings page by position: (time, id) descending, ties on the time broken by id', async () => {
+        const u = await user();
+        const org = await store.insertOrg(`paged${u.id}`, NOW);
+        // Two events share each time, so a cursor on the time alone would skip or repeat one.
+        for (let i = 0; i < 7; i++) {
+          await store.insertEvent({ at: NOW + 100 + Math.floor(i / 2), type: `org.step${i}`, actorId: u.id, ecosystem: null, packageName: null, version: null, data: {}, org: org.name });
+        }
+        const all = (await store.listOrgEvents(org.id, 50)).map((e) => e.type);
+        assert.deepEqual(all, ['org.step6', 'org.step5', 'org.step4', 'org.step3', 'org.step2', 'org.step1', 'org.step0']);
+        for (const list of [(n: number, b?: EventCursor) => store.listOrgEvents(org.id, n, b), (n: number, b?: EventCursor) => store.listUserEvents(u.id, n, b)]) {
+          const seen: string[] = [];
+          let before: EventCursor | undefined;
+          for (;;) {
+            const page = await list(3, before);
+            seen.push(...page.map((e) => e.type));
+            const last = page.at(-1);
+            if (page.length < 3 || !last) break;
+            before = { at: last.at, id: last.id };
+          }
+          assert.deepEqual(seen, all);
+        }
       });
     });
 

@@ -4,7 +4,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { conflict, forbidden, invalid, notFound, unauthenticated } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { UniqueViolation, type MetadataStore, type TokenRecord, type UserRecord } from '../../storage/metadata/store.ts';
+import { UniqueViolation, type EventCursor, type MetadataStore, type TokenRecord, type UserRecord } from '../../storage/metadata/store.ts';
 import { dummyPasswordHash, hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verifyPassword } from '../../security/passwords/scrypt.ts';
 import { displayPrefix, generateToken, hashToken, isWellFormedToken } from '../../security/tokens/token-format.ts';
 import type { Principal, UserPrincipal } from '../../security/authz/principal.ts';
@@ -182,8 +182,8 @@ export class AccountService {
   }
 
   /** The account's own audit events, newest first (its security history). */
-  userEvents(userId: number, limit: number): ReturnType<MetadataStore['listUserEvents']> {
-    return this.store.listUserEvents(userId, limit);
+  userEvents(userId: number, limit: number, before?: EventCursor): ReturnType<MetadataStore['listUserEvents']> {
+    return this.store.listUserEvents(userId, limit, before);
   }
 
   findUserById(id: number): Promise<UserRecord | undefined> {

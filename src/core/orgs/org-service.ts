@@ -9,7 +9,7 @@ import type { Logger } from '../logger.ts';
 import type { Authorizer, Decision, OrgAction } from '../../security/authz/authorize.ts';
 import type { Principal } from '../../security/authz/principal.ts';
 import {
-  UniqueViolation, type EventRecord, type MetadataOps, type MetadataStore, type OrgRecord, type OrgRole, type TeamListing, type TeamPermission, type TeamRecord, type UserRecord,
+  UniqueViolation, type EventCursor, type EventRecord, type MetadataOps, type MetadataStore, type OrgRecord, type OrgRole, type TeamListing, type TeamPermission, type TeamRecord, type UserRecord,
 } from '../../storage/metadata/store.ts';
 
 export interface OrgServiceDeps {
@@ -124,12 +124,12 @@ export class OrgService {
   }
 
   /** The org's audit log, newest first: for its owners and admins (`org:audit`). */
-  async auditEvents(principal: Principal, orgName: string, limit: number): Promise<EventRecord[]> {
+  async auditEvents(principal: Principal, orgName: string, limit: number, before?: EventCursor): Promise<EventRecord[]> {
     return this.d.store.transaction(async (tx) => {
       const { org, role } = await this.standing(tx, principal, orgName);
       requireOrgAllowed(this.d.authorizer.checkOrg(principal, 'org:read', { name: orgName, exists: org !== undefined, role }), orgName);
       requireOrgAllowed(this.d.authorizer.checkOrg(principal, 'org:audit', { name: orgName, exists: true, role }), orgName);
-      return tx.listOrgEvents((org as OrgRecord).id, limit);
+      return tx.listOrgEvents((org as OrgRecord).id, limit, before);
     });
   }
 

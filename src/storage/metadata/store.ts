@@ -227,6 +227,12 @@ export interface DocumentRecord {
   modifiedAt: number;
 }
 
+/** A position in an audit listing (newest first): events strictly before it come next. */
+export interface EventCursor {
+  at: number;
+  id: number;
+}
+
 export interface EventRecord {
   id: number;
   at: number;
@@ -410,10 +416,10 @@ export interface MetadataOps {
   deleteExpiredOtpChallenges(now: number): Promise<void>;
   /** Records a device for a user; true when it was not known before. */
   recordDevice(userId: number, deviceHash: string, at: number): Promise<boolean>;
-  /** The account's audit history: events it is the actor or the subject of, newest first, with names. */
-  listUserEvents(userId: number, limit: number): Promise<EventRecord[]>;
-  /** An organization's audit log, newest first, with names. */
-  listOrgEvents(orgId: number, limit: number): Promise<EventRecord[]>;
+  /** The account's audit history: events it is the actor or the subject of, newest first, with names; only those older than `before`. */
+  listUserEvents(userId: number, limit: number, before?: EventCursor): Promise<EventRecord[]>;
+  /** An organization's audit log, newest first, with names; only events older than `before`. */
+  listOrgEvents(orgId: number, limit: number, before?: EventCursor): Promise<EventRecord[]>;
   insertAttestation(a: Omit<AttestationRecord, 'id' | 'sourceStatus' | 'sourceCheckedAt'>): Promise<void>;
   listAttestations(releaseId: number): Promise<AttestationRecord[]>;
   /** Provenance whose source was checked least recently (never-checked first), not checked since `before`. */

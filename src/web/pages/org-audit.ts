@@ -5,9 +5,11 @@ import type { EventRecord, UserRecord } from '../../storage/metadata/store.ts';
 import { escapeHtml } from '../html.ts';
 import { principalOf, when, type WebRequest } from '../web-context.ts';
 import { orgPath, segment } from './org-common.ts';
+import { olderLink } from './audit-paging.ts';
+import { parseEventCursor } from '../../core/audit/cursor.ts';
 
-/** The same window the JSON API serves at most (GET /-/npm/v1/org/<org>/audit). */
-const SHOWN = 500;
+/** Events per page; older ones are a link away (`?before=`, as the JSON API's `next`). */
+const SHOWN = 100;
 
 const LABELS: Record<string, string> = {
   'org.created': 'Organization created',
@@ -55,10 +57,12 @@ function row(e: EventRecord): string {
 
 export async function showOrgAudit(req: WebRequest, param: string): Promise<void> {
   const org = segment(param, 'ORG_NOT_FOUND', 'organization').replace(/^@/, '');
-  const events = await req.deps.orgs.auditEvents(principalOf(req.deps, req.user as UserRecord), org, SHOWN);
-  const table = events.length === 0 ? '<p id="audit-none">Nothing has happened yet.</p>'
+  const before = parseEventCursor(req.ctx.query.get('before'));
+  const events = await req.deps.orgs.auditEvents(principalOf(req.deps, req.user as UserRecord), org, SHOWN, before);
+  const table = events.length === 0 ? `<p id="audit-none">${before ? 'No older events.' : 'Nothing has happened yet.'}</p>`
     : `<table id="org-audit"><thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col">Actor</th><th scope="col">Subject</th><th scope="col">Package</th><th scope="col">Details</th></tr></thead>
 <tbody>${events.map(row).join('\n')}</tbody></table>`;
-  req.html(200, `@${org}: audit log`, `<p>Changes to the members, teams and packages of @${escapeHtml(org)}, newest first (at most ${SHOWN}).
-The same log as JSON: <code>GET /-/npm/v1/org/${escapeHtml(org)}/audit</code>. <a href="${orgPath(org)}" id="back-to-org">Back to @${escapeHtml(org)}</a></p>${table}`);
+  const older = olderLink(`${orgPath(org)}/audit`, events.length === SHOWN ? events.at(-1) : undefined, before !== undefined);
+  req.html(200, `@${org}: audit log`, `<p>Changes to the members, teams and packages of @${escapeHtml(org)}, newest first, ${SHOWN} to a page.
+The same log as JSON: <code>GET /-/npm/v1/org/${escapeHtml(org)}/audit</code>. <a href="${orgPath(org)}" id="back-to-org">Back to @${escapeHtml(org)}</a></p>${table}${older}`);
 }

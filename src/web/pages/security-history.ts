@@ -7,10 +7,12 @@ import { escapeHtml } from '../html.ts';
 import { when, type WebRequest } from '../web-context.ts';
 import { describeScope } from './tokens.ts';
 import { decodeTokenScope } from '../../security/tokens/token-scope.ts';
+import { parseEventCursor } from '../../core/audit/cursor.ts';
+import { olderLink } from './audit-paging.ts';
 
-/** Audit events are read in one window; publishing events are left out of what is shown. */
+/** Audit events are read in windows; publishing events are left out of what is shown. */
 const WINDOW = 500;
-const SHOWN = 200;
+const SHOWN = 100;
 const SECURITY_EVENT = /^(account|mfa|token|trusted-publisher)\./;
 /** Changes to who may act on packages and organizations; the rest of their logs is the org's page. */
 const ACCESS_EVENTS = new Set([
@@ -97,12 +99,17 @@ function actor(e: EventRecord, user: UserRecord): string {
 export async function showSecurityHistory(req: WebRequest): Promise<void> {
   const user = req.user;
   if (!user) return req.redirectToLogin();
-  const events = (await req.deps.store.listUserEvents(user.id, WINDOW)).filter(shown).slice(0, SHOWN);
+  const before = parseEventCursor(req.ctx.query.get('before'));
+  const read = await req.deps.accounts.userEvents(user.id, WINDOW, before);
+  const matching = read.filter(shown);
+  const events = matching.slice(0, SHOWN);
+  // Older events may exist past a full page, or past a full window that had fewer to show.
+  const last = matching.length > SHOWN ? events.at(-1) : read.length === WINDOW ? read.at(-1) : undefined;
   const rows = events.map((e) => `<tr data-event="${escapeHtml(e.type)}"><td>${when(e.at)}</td><td>${escapeHtml(LABELS[e.type] ?? e.type)}</td>
 <td data-by>${actor(e, user)}</td><td>${details(e)}</td></tr>`).join('\n');
   req.html(200, 'Security history', `<p>Sign-ins and changes to how <strong>${escapeHtml(user.name)}</strong> is protected, and what others
 did to the account (package ownership, organization roles, teams), newest first.
 If something here was not you, <a href="/-/web/account">change your password</a> and review your second factors and tokens.</p>
 <table id="security-history"><thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col">By</th><th scope="col">Details</th></tr></thead>
-<tbody>${rows}</tbody></table>`);
+<tbody>${rows}</tbody></table>${olderLink('/-/web/account/security', last, before !== undefined)}`);
 }

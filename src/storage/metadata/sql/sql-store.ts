@@ -4,7 +4,7 @@ import type {
   ArtifactRecord, DocumentRecord, DownloadCount, EmailTokenRecord, EventRecord, LoginSessionRecord, MetadataOps, MetadataStore, NewArtifact, NewEvent,
   AttestationRecord, NewPackage, NewRelease, NewUser, OtpChallengeRecord, PackageMfaPolicy, PackagePublisherRecord, PackageRecord, PackageRef, PublisherTokenRecord, ReleaseRecord,
   SearchHit, ServedArtifact, ThrottleRecord, TokenRecord, TrustedPublisherRecord, UserRecord, UserSecurityFields, WebAuthnCredentialRecord, WebSessionRecord,
-  OrgRecord, OrgRole, TeamGrant, TeamListing, TeamPermission, TeamRecord, LogConsistency, LogEntryRecord, NewLogEntry, LogCheckpointRecord,
+  EventCursor, OrgRecord, OrgRole, TeamGrant, TeamListing, TeamPermission, TeamRecord, LogConsistency, LogEntryRecord, NewLogEntry, LogCheckpointRecord,
 } from '../store.ts';
 import { decodeTokenScope } from '../../../security/tokens/token-scope.ts';
 import { leafHash, storedHashCount, storedHashesForRecord } from '../../../security/transparency/merkle.ts';
@@ -75,6 +75,10 @@ const toEvent = (r: Row): EventRecord => ({
 const PACKAGE_MFA_POLICIES: readonly PackageMfaPolicy[] = ['none', 'publish', 'automation'];
 /** Events with the names of who acted and whom it concerned, for audit listings. */
 const NAMED_EVENTS = 'SELECT e.*, a.name AS actor_name, s.name AS subject_name FROM events e LEFT JOIN users a ON a.id = e.actor_id LEFT JOIN users s ON s.id = e.subject_id';
+
+/** The condition (and its arguments) for events listed after `before`, in (at, id) descending order. */
+const olderThan = (before: EventCursor | undefined): [string, number[]] =>
+  before ? [' AND (e.at < ? OR (e.at = ? AND e.id < ?))', [before.at, before.at, before.id]] : ['', []];
 
 const toToken = (r: Row): TokenRecord => ({
   id: String(r.id), userId: num(r.user_id), tokenHash: String(r.token_hash), displayPrefix: String(r.display_prefix),
@@ -366,14 +370,16 @@ class SqlOps implements MetadataOps {
     await this.x.run('UPDATE known_devices SET last_seen_at = ? WHERE user_id = ? AND device_hash = ?', [at, userId, deviceHash]);
     return false;
   }
-  async listUserEvents(userId: number, limit: number): Promise<EventRecord[]> {
+  async listUserEvents(userId: number, limit: number, before?: EventCursor): Promise<EventRecord[]> {
+    const [older, args] = olderThan(before);
     // A UNION rather than OR, so each half uses its own index.
     return (await this.x.all<Row>(
-      `SELECT * FROM (${NAMED_EVENTS} WHERE e.actor_id = ? UNION ${NAMED_EVENTS} WHERE e.subject_id = ?) u ORDER BY at DESC, id DESC LIMIT ?`,
-      [userId, userId, limit])).map(toEvent);
+      `SELECT * FROM (${NAMED_EVENTS} WHERE e.actor_id = ?${older} UNION ${NAMED_EVENTS} WHERE e.subject_id = ?${older}) u ORDER BY at DESC, id DESC LIMIT ?`,
+      [userId, ...args, userId, ...args, limit])).map(toEvent);
   }
-  async listOrgEvents(orgId: number, limit: number): Promise<EventRecord[]> {
-    return (await this.x.all<Row>(`${NAMED_EVENTS} WHERE e.org_id = ? ORDER BY e.at DESC, e.id DESC LIMIT ?`, [orgId, limit])).map(toEvent);
+  async listOrgEvents(orgId: number, limit: number, before?: EventCursor): Promise<EventRecord[]> {
+    const [older, args] = olderThan(before);
+    return (await this.x.all<Row>(`${NAMED_EVENTS} WHERE e.org_id = ?${older} ORDER BY e.at DESC, e.id DESC LIMIT ?`, [orgId, ...args, limit])).map(toEvent);
   }
 
   async findOrInsertTrustedPublisher(p: Omit<TrustedPublisherRecord, 'id' | 'binding'>): Promise<TrustedPublisherRecord> {
