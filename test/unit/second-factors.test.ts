@@ -231,6 +231,21 @@ describe('SecondFactors: codes and the replay rule', () => {
     assert.equal(after.totpLastCredential, 'token:b');
   });
 
+  it('two requests racing with one code from different credentials: exactly one passes (the claim is atomic)', async () => {
+    const { u, secret } = await enrolled();
+    now += STEP;
+    const c = code(secret);
+    // Both requests read the account before either wrote: the row read alone would let both through.
+    const stale = await fresh(u);
+    const results = await Promise.allSettled([sf.verifyTotp(stale, c, 'token:victim', IP), sf.verifyTotp(stale, c, 'token:phisher', IP)]);
+    assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    const lost = results.find((r) => r.status === 'rejected');
+    assert.ok(lost && isAttestryError(lost.reason) && lost.reason.code === 'OTP_REUSED', String(lost && (lost as PromiseRejectedResult).reason));
+    // The same credential may repeat its code (npm sends it with several requests), even from a stale read.
+    const winner = (await fresh(u)).totpLastCredential ?? '';
+    await sf.verifyTotp(stale, c, winner, IP);
+  });
+
   it('wrong codes, and codes two steps away, are OTP_INVALID', async () => {
     const { u, secret } = await enrolled();
     now += 5 * STEP;

@@ -486,6 +486,18 @@ for (const kind of storesUnderTest()) {
         assert.equal((await store.listOrgEvents(org.id, 1)).length, 1);
       });
 
+      it('claimTotpStep applies the replay rule in the row: later steps, or the same step by the same credential', async () => {
+        const u = await user();
+        assert.equal(await store.claimTotpStep(u.id, 100, 'token:a'), true, 'no step used yet');
+        assert.equal(await store.claimTotpStep(u.id, 100, 'token:a'), true, 'again by the same credential');
+        assert.equal(await store.claimTotpStep(u.id, 100, 'token:b'), false, 'never by another');
+        assert.equal(await store.claimTotpStep(u.id, 99, 'token:a'), false, 'an older step');
+        assert.equal(await store.claimTotpStep(u.id, 101, ''), true);
+        assert.equal(await store.claimTotpStep(u.id, 101, ''), false, 'an empty credential is no one\'s, not even its own');
+        const after = await store.findUserById(u.id);
+        assert.deepEqual([after?.totpLastStep, after?.totpLastCredential], [101, '']);
+      });
+
       it('audit listings page by position: (time, id) descending, ties on the time broken by id', async () => {
         const u = await user();
         const org = await store.insertOrg(`paged${u.id}`, NOW);

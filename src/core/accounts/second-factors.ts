@@ -150,12 +150,12 @@ export class SecondFactors {
     const now = this.d.clock();
     const step = matchTotp(user.totpSecret, code, now);
     const last = user.totpLastStep === null ? null : { step: user.totpLastStep, credential: user.totpLastCredential ?? '' };
-    if (step === null || !totpReplayAllowed(last, step, credential)) {
+    // The row read with the user answers most replays; the claim decides races between requests.
+    if (step === null || !totpReplayAllowed(last, step, credential) || !(await this.d.store.claimTotpStep(user.id, step, credential))) {
       await this.failed('totp', user, address);
       throw unauthenticated(step === null ? 'OTP_INVALID' : 'OTP_REUSED', step === null ? 'The one-time password is not right' : 'This one-time password was already used; wait for the next one');
     }
     await this.d.throttling.succeeded('totp', user.id, address);
-    if (step !== user.totpLastStep || credential !== user.totpLastCredential) await this.d.store.updateUser(user.id, { totpLastStep: step, totpLastCredential: credential });
   }
 
   /**

@@ -384,6 +384,12 @@ export interface LogConsistency {
 
 export interface MetadataOps {
   updateUser(id: number, fields: Partial<UserSecurityFields>): Promise<void>;
+  /**
+   * Records that `credential` used the TOTP code of `step`, atomically with the replay rule: true
+   * when no later step was used and this step was not used by another credential; false (nothing
+   * written) otherwise, so two requests racing with one code cannot both pass.
+   */
+  claimTotpStep(userId: number, step: number, credential: string): Promise<boolean>;
   findUserByEmail(email: string): Promise<UserRecord[]>;
   insertEmailToken(t: EmailTokenRecord): Promise<void>;
   findEmailToken(tokenHash: string): Promise<EmailTokenRecord | undefined>;

@@ -230,6 +230,14 @@ class SqlOps implements MetadataOps {
     const r = await this.x.get<Row>('SELECT COUNT(*) AS n FROM users');
     return num(r?.n ?? 0);
   }
+  async claimTotpStep(userId: number, step: number, credential: string): Promise<boolean> {
+    // The same rule as totpReplayAllowed (security/mfa/totp.ts), decided by the row itself.
+    return (await this.x.run(
+      `UPDATE users SET totp_last_step = ?, totp_last_credential = ?
+       WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ? OR (totp_last_step = ? AND totp_last_credential = ? AND ? <> ''))`,
+      [step, credential, userId, step, step, credential, credential],
+    )).changes > 0;
+  }
   async updateUser(id: number, fields: Partial<UserSecurityFields>): Promise<void> {
     const { set, params } = updateSet(fields, USER_COLUMNS);
     if (set) await this.x.run(`UPDATE users SET ${set} WHERE id = ?`, [...params, id]);
