@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createUser, type TestUser } from '../support/accounts.ts';
-import { request } from '../support/publish-body.ts';
+import { publishBody, putPublish, request } from '../support/publish-body.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { WebClient } from '../support/web-client.ts';
 
@@ -76,5 +76,21 @@ describe('audit pages are paged', { timeout: 120_000 }, () => {
     assert.equal(all.filter((r) => r.startsWith('org.created ')).length, 1, 'creating the org is');
     assert.ok(all.filter((r) => r.startsWith('account.login ')).length >= 103, 'every sign-in is there');
     assert.match(all.at(-1) ?? '', /^account\.created /);
+  });
+
+  it('the security history fills its page past windows of events it does not show (publishes)', async () => {
+    // 520 publishes: more than one window of 500 events that the history leaves out.
+    for (let i = 0; i < 520; i++) {
+      const r = await putPublish(registry.url, dora.token, publishBody({ name: 'dora-widget', version: `1.0.${i}`, registry: registry.url }));
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+    }
+    const signIn = await request('PUT', `${registry.url}/-/user/org.couchdb.user:dora`, null, { _id: 'org.couchdb.user:dora', name: 'dora', password: dora.password, type: 'user', roles: [], date: new Date().toISOString() });
+    assert.equal(signIn.status, 201);
+    const first = await web.get('/-/web/account/security');
+    const rows = rowsOf(first.html, 'security-history');
+    assert.equal(rows.length, 100, 'a full page, not only what the newest window held');
+    assert.match(rows[0] ?? '', /^account\.login /);
+    assert.ok(rows.every((r) => !r.startsWith('release.')), 'publishes are not shown');
+    assert.notEqual(olderOf(first.html), null);
   });
 });

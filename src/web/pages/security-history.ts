@@ -2,7 +2,7 @@
 // protected, newest first — what the account did, and what others did to it (made it an owner of
 // a package, gave it a role in an organization or a team, revoked its token for a secret scanner),
 // from the audit events the account is the actor or the subject of, with who did it.
-import type { EventRecord, UserRecord } from '../../storage/metadata/store.ts';
+import type { EventCursor, EventRecord, UserRecord } from '../../storage/metadata/store.ts';
 import { escapeHtml } from '../html.ts';
 import { when, type WebRequest } from '../web-context.ts';
 import { describeScope } from './tokens.ts';
@@ -12,6 +12,7 @@ import { olderLink } from './audit-paging.ts';
 
 /** Audit events are read in windows; publishing events are left out of what is shown. */
 const WINDOW = 500;
+const MAX_WINDOWS = 10;
 const SHOWN = 100;
 const SECURITY_EVENT = /^(account|mfa|token|trusted-publisher)\./;
 /** Changes to who may act on packages and organizations; the rest of their logs is the org's page. */
@@ -100,11 +101,26 @@ export async function showSecurityHistory(req: WebRequest): Promise<void> {
   const user = req.user;
   if (!user) return req.redirectToLogin();
   const before = parseEventCursor(req.ctx.query.get('before'));
-  const read = await req.deps.accounts.userEvents(user.id, WINDOW, before);
-  const matching = read.filter(shown);
-  const events = matching.slice(0, SHOWN);
-  // Older events may exist past a full page, or past a full window that had fewer to show.
-  const last = matching.length > SHOWN ? events.at(-1) : read.length === WINDOW ? read.at(-1) : undefined;
+  // Windows are read until the page is full (publishes, say, are not shown and may fill whole
+  // windows); a bounded number per page, after which the link goes on from where reading stopped.
+  const events: EventRecord[] = [];
+  let cursor: EventCursor | undefined = before;
+  let last: EventRecord | undefined;
+  for (let w = 0; w < MAX_WINDOWS && last === undefined; w++) {
+    const read = await req.deps.accounts.userEvents(user.id, WINDOW, cursor);
+    for (const e of read) {
+      if (!shown(e)) continue;
+      if (events.length === SHOWN) {
+        last = events.at(-1);
+        break;
+      }
+      events.push(e);
+    }
+    const end = read.at(-1);
+    if (last !== undefined || read.length < WINDOW || end === undefined) break;
+    cursor = end;
+    if (w === MAX_WINDOWS - 1) last = end;
+  }
   const rows = events.map((e) => `<tr data-event="${escapeHtml(e.type)}"><td>${when(e.at)}</td><td>${escapeHtml(LABELS[e.type] ?? e.type)}</td>
 <td data-by>${actor(e, user)}</td><td>${details(e)}</td></tr>`).join('\n');
   req.html(200, 'Security history', `<p>Sign-ins and changes to how <strong>${escapeHtml(user.name)}</strong> is protected, and what others
