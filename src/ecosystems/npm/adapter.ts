@@ -124,7 +124,7 @@ async function registryRoute(d: NpmDeps, ctx: RequestContext, method: string, pa
   if (path === '/-/v1/search' && method === 'GET') return (await misc.search(d, ctx), true);
   if (path === '/-/_view/starredByUser' && method === 'GET') return (misc.starredByUser(ctx), true);
   if ((m = /^\/-\/org\/([^/]+)\/package$/.exec(path)) && method === 'GET') return (await orgs.orgPackages(d, ctx, m[1] as string), true);
-  if ((m = /^\/-\/user\/([^/]+)\/package$/.exec(path)) && method === 'GET') return (await misc.userPackages(d, ctx, m[1] as string, false), true);
+  if ((m = /^\/-\/user\/([^/]+)\/package$/.exec(path)) && method === 'GET') return (await misc.userPackages(d, ctx, m[1] as string), true);
   if (path === '/-/org' && method === 'POST') return (await orgs.createOrg(d, ctx), true);
   if ((m = /^\/-\/org\/([^/]+)\/user$/.exec(path)) && ['GET', 'PUT', 'DELETE'].includes(method)) return (await orgs.orgUsers(d, ctx, m[1] as string), true);
   if ((m = /^\/-\/org\/([^/]+)\/team$/.exec(path)) && (method === 'GET' || method === 'PUT')) return (await orgs.orgTeams(d, ctx, m[1] as string), true);

@@ -4,7 +4,7 @@ import type { EventRecord } from '../../storage/metadata/store.ts';
 import { cursorAfter } from '../../core/audit/cursor.ts';
 
 /** Navigation below a page of events; `lastShown` is set when there may be older events. */
-export function olderLink(path: string, lastShown: Pick<EventRecord, 'at' | 'id'> | undefined, paged: boolean): string {
+export function pageLinks(path: string, lastShown: Pick<EventRecord, 'at' | 'id'> | undefined, paged: boolean): string {
   const links = [
     ...(lastShown ? [`<a href="${path}?before=${cursorAfter(lastShown)}" id="older-events" rel="next">Older events</a>`] : []),
     ...(paged ? [`<a href="${path}" id="newest-events">Newest events</a>`] : []),

@@ -5,7 +5,7 @@ import type { EventRecord, UserRecord } from '../../storage/metadata/store.ts';
 import { escapeHtml } from '../html.ts';
 import { principalOf, when, type WebRequest } from '../web-context.ts';
 import { orgPath, segment } from './org-common.ts';
-import { olderLink } from './audit-paging.ts';
+import { pageLinks } from './audit-paging.ts';
 import { parseEventCursor } from '../../core/audit/cursor.ts';
 
 /** Events per page; older ones are a link away (`?before=`, as the JSON API's `next`). */
@@ -62,7 +62,7 @@ export async function showOrgAudit(req: WebRequest, param: string): Promise<void
   const table = events.length === 0 ? `<p id="audit-none">${before ? 'No older events.' : 'Nothing has happened yet.'}</p>`
     : `<table id="org-audit"><thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col">Actor</th><th scope="col">Subject</th><th scope="col">Package</th><th scope="col">Details</th></tr></thead>
 <tbody>${events.map(row).join('\n')}</tbody></table>`;
-  const older = olderLink(`${orgPath(org)}/audit`, events.length === SHOWN ? events.at(-1) : undefined, before !== undefined);
+  const older = pageLinks(`${orgPath(org)}/audit`, events.length === SHOWN ? events.at(-1) : undefined, before !== undefined);
   req.html(200, `@${org}: audit log`, `<p>Changes to the members, teams and packages of @${escapeHtml(org)}, newest first, ${SHOWN} to a page.
 The same log as JSON: <code>GET /-/npm/v1/org/${escapeHtml(org)}/audit</code>. <a href="${orgPath(org)}" id="back-to-org">Back to @${escapeHtml(org)}</a></p>${table}${older}`);
 }

@@ -8,7 +8,7 @@ import { when, type WebRequest } from '../web-context.ts';
 import { describeScope } from './tokens.ts';
 import { decodeTokenScope } from '../../security/tokens/token-scope.ts';
 import { parseEventCursor } from '../../core/audit/cursor.ts';
-import { olderLink } from './audit-paging.ts';
+import { pageLinks } from './audit-paging.ts';
 
 /** Audit events are read in windows; publishing events are left out of what is shown. */
 const WINDOW = 500;
@@ -127,5 +127,5 @@ export async function showSecurityHistory(req: WebRequest): Promise<void> {
 did to the account (package ownership, organization roles, teams), newest first.
 If something here was not you, <a href="/-/web/account">change your password</a> and review your second factors and tokens.</p>
 <table id="security-history"><thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col">By</th><th scope="col">Details</th></tr></thead>
-<tbody>${rows}</tbody></table>${olderLink('/-/web/account/security', last, before !== undefined)}`);
+<tbody>${rows}</tbody></table>${pageLinks('/-/web/account/security', last, before !== undefined)}`);
 }

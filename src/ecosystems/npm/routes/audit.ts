@@ -21,7 +21,7 @@ function limitOf(ctx: RequestContext): number {
  * The wire form of a page of events: names, never internal ids of people; `next` continues the
  * listing (`?before=<next>`) when the page is full, else null.
  */
-export function auditJson(events: readonly EventRecord[], limit: number): { objects: unknown[]; total: number; next: string | null } {
+function auditJson(events: readonly EventRecord[], limit: number): { objects: unknown[]; total: number; next: string | null } {
   const last = events.at(-1);
   return {
     objects: events.map((e) => ({
@@ -37,7 +37,8 @@ export async function userAudit(d: NpmDeps, ctx: RequestContext): Promise<void> 
   ctx.route = 'npm.user.audit';
   const p = requireUser(await ctx.principal());
   const limit = limitOf(ctx);
-  sendJson(ctx.res, 200, auditJson(await d.accounts.userEvents(p.userId, limit, parseEventCursor(ctx.query.get('before'))), limit));
+  const before = parseEventCursor(ctx.query.get('before'));
+  sendJson(ctx.res, 200, auditJson(await d.accounts.userEvents(p.userId, limit, before), limit));
 }
 
 export async function orgAudit(d: NpmDeps, ctx: RequestContext, rawOrg: string): Promise<void> {

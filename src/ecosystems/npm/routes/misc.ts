@@ -100,12 +100,10 @@ function mfaPolicyOf(b: Record<string, unknown>): PackageMfaPolicy {
   return overrides ? 'automation' : 'publish';
 }
 
-/** `GET /-/user/<name>/package` (and `/-/org/<name>/package`, which npm tries first). */
-export async function userPackages(d: NpmDeps, ctx: RequestContext, name: string, viaOrg: boolean): Promise<void> {
-  ctx.route = viaOrg ? 'npm.org.packages' : 'npm.user.packages';
+/** `GET /-/user/<name>/package`: npm asks it after `/-/org/<name>/package` answered ORG_NOT_FOUND. */
+export async function userPackages(d: NpmDeps, ctx: RequestContext, name: string): Promise<void> {
+  ctx.route = 'npm.user.packages';
   requireUser(await ctx.principal());
-  // Reached from the org route when the name is no organization: npm then retries the user route.
-  if (viaOrg) throw notFound('ORG_NOT_FOUND', `There is no organization ${name}`);
   const user = await d.accounts.findUser(decodeURIComponent(name));
   if (!user) throw notFound('USER_NOT_FOUND', `There is no user named ${name}`);
   const names = await d.packages.ownedPackages(user, d.eco);

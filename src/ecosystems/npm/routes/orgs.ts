@@ -10,7 +10,6 @@ import type { OrgService } from '../../../core/orgs/org-service.ts';
 import type { OrgRole } from '../../../storage/metadata/store.ts';
 import type { NpmDeps } from '../deps.ts';
 import { requireUser } from './accounts.ts';
-import * as misc from './misc.ts';
 
 /** npm's word for the `member` role. */
 const wireRole = (role: OrgRole): string => (role === 'member' ? 'developer' : role);
@@ -133,13 +132,13 @@ export async function teamPackages(d: NpmDeps, ctx: RequestContext, rawOrg: stri
   sendJson(ctx.res, 200, { ok: true });
 }
 
-/** `GET /-/org/<org>/package`: an org's packages with the caller's permission; a non-org falls back as before. */
+/** `GET /-/org/<org>/package`: an org's packages with the caller's permission. */
 export async function orgPackages(d: NpmDeps, ctx: RequestContext, rawOrg: string): Promise<void> {
   ctx.route = 'npm.org.packages';
   const principal = requireUser(await ctx.principal());
   const found = d.orgs ? await d.orgs.orgPackages(principal, d.eco.id, dec(rawOrg)) : undefined;
   // Not an org: answer 404 ORG_NOT_FOUND so npm retries `/-/user/<name>/package`.
-  if (!found) return misc.userPackages(d, ctx, rawOrg, true);
+  if (!found) throw notFound('ORG_NOT_FOUND', `There is no organization ${dec(rawOrg)}`);
   sendJson(ctx.res, 200, Object.fromEntries(found));
 }
 
